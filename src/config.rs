@@ -1,0 +1,135 @@
+//! Settings from command-line flags and `ROSTER_*` environment variables (DESIGN.md §7). Every
+//! setting is both: `--bind` is `ROSTER_BIND`, and so on. Secrets are never printed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::auth::keys::{self, Secret};
+use crate::auth::token::JwtSettings;
+use crate::store::{self, Backend};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable, for a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Everything roster can be configured with.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "ROSTER_BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: String,
+
+    /// `postgres://…` for PostgreSQL; a file path (or `sqlite://path`) for SQLite.
+    #[arg(long, env = "DATABASE_URL", default_value = "roster.db", global = true)]
+    pub database_url: String,
+
+    /// HS256 secret for tokens (at least 32 bytes). Unset with SQLite: generated once and kept
+    /// beside the database file (mode 0600).
+    #[arg(long, env = "ROSTER_JWT_SECRET", hide_env_values = true, value_parser = parse_secret, global = true)]
+    pub jwt_secret: Option<Secret>,
+
+    /// A file of PEM public keys (RSA or EC P-256) or a JWKS document, for tokens issued
+    /// elsewhere (RS256/ES256).
+    #[arg(long, env = "ROSTER_JWT_PUBLIC_KEYS", global = true)]
+    pub jwt_public_keys: Option<PathBuf>,
+
+    /// Expected `iss` of every token.
+    #[arg(long, env = "ROSTER_JWT_ISSUER", default_value = "roster", global = true)]
+    pub jwt_issuer: String,
+
+    /// Expected `aud` of every token.
+    #[arg(long, env = "ROSTER_JWT_AUDIENCE", default_value = "roster", global = true)]
+    pub jwt_audience: String,
+
+    /// Allowed token algorithms, comma-separated (HS256, RS256, ES256, ...). Empty: HS256 when a
+    /// secret is in use, RS256/ES256 as the public keys' types allow.
+    #[arg(long, env = "ROSTER_JWT_ALGORITHMS", value_delimiter = ',', value_parser = parse_algorithm, global = true)]
+    pub jwt_algorithms: Vec<jsonwebtoken::Algorithm>,
+
+    /// Log format.
+    #[arg(long, env = "ROSTER_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    pub log_format: LogFormat,
+
+    /// Public base URL of the SCIM API, e.g. `https://roster.example.com/scim/v2`, used in
+    /// `meta.location` and `Location`. Unset: derived from each request.
+    #[arg(long, env = "ROSTER_BASE_URL", global = true)]
+    pub base_url: Option<String>,
+
+    /// Largest accepted request body in bytes (larger → 413).
+    #[arg(long, env = "ROSTER_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub max_body_bytes: usize,
+
+    /// Largest page a listing returns (`filter.maxResults`).
+    #[arg(long, env = "ROSTER_MAX_RESULTS", default_value_t = 1000, global = true)]
+    pub max_results: u32,
+
+    /// Database connections per process.
+    #[arg(long, env = "ROSTER_DB_POOL_SIZE", default_value_t = 8, global = true)]
+    pub db_pool_size: u32,
+
+    /// How long to wait for a database connection before answering 503.
+    #[arg(long, env = "ROSTER_DB_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
+    pub db_timeout: Duration,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "ROSTER_WORKERS", global = true)]
+    pub workers: Option<usize>,
+}
+
+fn parse_secret(s: &str) -> Result<Secret, String> {
+    Ok(Secret::from_config(s))
+}
+
+fn parse_algorithm(s: &str) -> Result<jsonwebtoken::Algorithm, String> {
+    s.trim()
+        .to_ascii_uppercase()
+        .parse()
+        .map_err(|_| format!("unknown JWT algorithm '{s}'"))
+}
+
+impl Settings {
+    /// The backend `database_url` names.
+    pub fn backend(&self) -> Backend {
+        Backend::of_url(&self.database_url)
+    }
+
+    /// The HS256 secret in use: the configured one, else (SQLite only) the one kept beside the
+    /// database, generated on first use. `None` when only public keys are configured.
+    pub fn resolve_secret(&self) -> anyhow::Result<Option<Secret>> {
+        if let Some(secret) = &self.jwt_secret {
+            return Ok(Some(secret.clone()));
+        }
+        match store::sqlite_path(&self.database_url) {
+            Some(db) => {
+                let path = PathBuf::from(format!("{db}.jwt-secret"));
+                let secret = keys::load_or_create_secret(&path)
+                    .with_context(|| format!("reading or creating the JWT secret {}", path.display()))?;
+                Ok(Some(secret))
+            }
+            None if self.jwt_public_keys.is_some() => Ok(None),
+            None => anyhow::bail!(
+                "no token key configured: with PostgreSQL set ROSTER_JWT_SECRET (the same on every node) \
+                 or ROSTER_JWT_PUBLIC_KEYS"
+            ),
+        }
+    }
+
+    /// The token verification settings.
+    pub fn jwt(&self) -> anyhow::Result<JwtSettings> {
+        Ok(JwtSettings {
+            secret: self.resolve_secret()?,
+            public_keys: self.jwt_public_keys.clone(),
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            algorithms: self.jwt_algorithms.clone(),
+            leeway_seconds: 60,
+        })
+    }
+}

@@ -1,0 +1,122 @@
+//! Extractors: the authenticated caller, and request bodies and headers parsed once at the edge.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde_json::Value;
+
+use super::AppState;
+use crate::auth::Principal;
+use crate::clock;
+use crate::provisioning::access;
+use crate::provisioning::users::Precondition;
+use crate::scim::ScimError;
+
+/// The caller of a request: a verified bearer JWT whose org exists, whose `jti` is not revoked
+/// and whose subject (if any) is an active user. Handlers that take it cannot forget auth.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Principal);
+
+impl FromRequest for Authenticated {
+    type Error = ScimError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ScimError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(ScimError::internal)?;
+            let token = token?;
+            let claims = state
+                .verifier
+                .verify(&token, clock::unix_now())
+                .map_err(|e| ScimError::unauthorized(e.to_string()))?;
+            let principal = Principal::from_claims(claims).map_err(ScimError::unauthorized)?;
+            tracing::Span::current().record("org", principal.org.as_str());
+            access::authorize(&state.store, &principal).await?;
+            Ok(Authenticated(principal))
+        })
+    }
+}
+
+fn bearer_token(req: &HttpRequest) -> Result<String, ScimError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ScimError::unauthorized("send the token as 'Authorization: Bearer <token>'"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ScimError::unauthorized("the Authorization header is not valid text"))?;
+    let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ScimError::unauthorized(
+            "the Authorization header must use the Bearer scheme: 'Authorization: Bearer <token>'",
+        ));
+    }
+    let token = token.trim();
+    // Okta admins sometimes paste "Bearer <token>" into a field that already adds the prefix.
+    let token = match token.split_once(' ') {
+        Some((again, rest)) if again.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => token,
+    };
+    if token.is_empty() {
+        return Err(ScimError::unauthorized("the bearer token is empty"));
+    }
+    Ok(token.to_owned())
+}
+
+/// A JSON request body (`application/scim+json` or `application/json`), size-limited, parsed
+/// once. Failures are SCIM errors (see [`super::error::json_error`]).
+pub type ScimJson = web::Json<Value>;
+
+/// The `If-Match` header as a [`Precondition`] (RFC 7644 §3.14, RFC 9110 §13.1.1).
+pub fn if_match(req: &HttpRequest) -> Result<Precondition, ScimError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(Precondition::None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ScimError::bad_request("the If-Match header is not valid text"))?;
+    if value.trim() == "*" {
+        return Ok(Precondition::Any);
+    }
+    let versions = value
+        .split(',')
+        .map(|tag| parse_etag(tag).ok_or_else(|| {
+            ScimError::bad_request(format!(
+                "If-Match '{}' is not an ETag this server issued (they look like W/\"3\")",
+                tag.trim()
+            ))
+        }))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Precondition::Versions(versions))
+}
+
+/// The version named by `If-None-Match`, when it is a single ETag of ours.
+pub fn if_none_match(req: &HttpRequest) -> Option<Vec<i64>> {
+    let value = req.headers().get(header::IF_NONE_MATCH)?.to_str().ok()?;
+    Some(value.split(',').filter_map(parse_etag).collect())
+}
+
+/// `W/"3"` or `"3"` → 3 (weak comparison, RFC 9110 §8.8.3.2).
+fn parse_etag(tag: &str) -> Option<i64> {
+    let tag = tag.trim();
+    let tag = tag.strip_prefix("W/").unwrap_or(tag);
+    tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_etag;
+
+    #[test]
+    fn etags() {
+        assert_eq!(parse_etag("W/\"3\""), Some(3));
+        assert_eq!(parse_etag(" \"12\" "), Some(12));
+        assert_eq!(parse_etag("3"), None);
+        assert_eq!(parse_etag("W/\"x\""), None);
+    }
+}

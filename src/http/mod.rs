@@ -1,0 +1,40 @@
+//! The HTTP surface: routes, extractors, and the mapping of every failure to a SCIM error.
+//! Handlers parse the request into typed values, call `provisioning/`, and render the result.
+
+pub mod error;
+pub mod extract;
+pub mod scim;
+
+use actix_web::web;
+
+use crate::auth::Verifier;
+use crate::scim::discovery::Capabilities;
+use crate::store::Store;
+
+/// What every handler shares, read-only after start.
+pub struct AppState {
+    pub store: Store,
+    pub verifier: Verifier,
+    /// `ROSTER_BASE_URL`, without a trailing slash; `None` = derived from each request.
+    pub base_url: Option<String>,
+    /// What `/ServiceProviderConfig` advertises and listings enforce.
+    pub capabilities: Capabilities,
+}
+
+impl AppState {
+    /// The most resources one page returns (`filter.maxResults`).
+    pub fn max_results(&self) -> u32 {
+        self.capabilities.max_page_size
+    }
+}
+
+/// Registers every route of roster.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .service(web::scope("/scim/v2").configure(scim::routes));
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> &'static str {
+    "ok"
+}

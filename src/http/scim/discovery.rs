@@ -1,0 +1,88 @@
+//! `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas` (RFC 7644 §4). They describe the
+//! service rather than a tenant's data, so any valid token may read them.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{base_url, respond};
+use crate::http::AppState;
+use crate::http::extract::Authenticated;
+use crate::scim::ScimError;
+use crate::scim::discovery;
+
+/// Resource types whose endpoints this build serves; `/ResourceTypes` lists only these.
+const SERVED_RESOURCE_TYPES: &[&str] = &["User"];
+
+/// `GET /ServiceProviderConfig` (RFC 7643 §5).
+pub async fn service_provider_config(
+    _auth: Authenticated,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> HttpResponse {
+    let base = base_url(&state, &req);
+    respond(
+        StatusCode::OK,
+        &discovery::service_provider_config(&base, &state.capabilities),
+    )
+}
+
+/// `GET /ResourceTypes` (RFC 7643 §6), a ListResponse.
+pub async fn resource_types(
+    _auth: Authenticated,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> HttpResponse {
+    let base = base_url(&state, &req);
+    let types: Vec<_> = discovery::resource_types(&base)
+        .into_iter()
+        .filter(|t| {
+            t.get("name")
+                .and_then(|n| n.as_str())
+                .is_some_and(|n| SERVED_RESOURCE_TYPES.contains(&n))
+        })
+        .collect();
+    let total = types.len() as u64;
+    respond(StatusCode::OK, &discovery::list_response(types, total, 1))
+}
+
+/// `GET /ResourceTypes/{name}`.
+pub async fn resource_type(
+    _auth: Authenticated,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    let base = base_url(&state, &req);
+    let served = SERVED_RESOURCE_TYPES
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(&name));
+    discovery::resource_type(&base, &name)
+        .filter(|_| served)
+        .map(|t| respond(StatusCode::OK, &t))
+        .ok_or_else(|| ScimError::not_found(format!("no resource type '{name}'")))
+}
+
+/// `GET /Schemas` (RFC 7643 §7), a ListResponse.
+pub async fn schemas(
+    _auth: Authenticated,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> HttpResponse {
+    let base = base_url(&state, &req);
+    let schemas = discovery::schemas(&base);
+    let total = schemas.len() as u64;
+    respond(StatusCode::OK, &discovery::list_response(schemas, total, 1))
+}
+
+/// `GET /Schemas/{urn}`.
+pub async fn schema(
+    _auth: Authenticated,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    urn: web::Path<String>,
+) -> Result<HttpResponse, ScimError> {
+    let base = base_url(&state, &req);
+    discovery::schema(&base, &urn)
+        .map(|s| respond(StatusCode::OK, &s))
+        .ok_or_else(|| ScimError::not_found(format!("no schema '{urn}'")))
+}

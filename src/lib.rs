@@ -1,0 +1,18 @@
+//! roster: the application side of SCIM 2.0 provisioning.
+//!
+//! Layers, with dependencies pointing one way (DESIGN.md §4):
+//! `http → {auth, provisioning} → store → scim`. [`scim`] is pure protocol code; [`store`] is
+//! the only code that speaks SQL; [`provisioning`] holds the use cases and is the only code that
+//! opens write transactions and writes audit events.
+
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
+pub mod ids;
+pub mod provisioning;
+pub mod scim;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,398 @@
+//! User use cases: create, read, list, replace (PUT), patch (PATCH), delete, and the admin's
+//! activate/deactivate. Every write of an existing user goes through [`save`], which applies
+//! the lifecycle rule and writes the audit events in the same transaction.
+
+use std::collections::BTreeSet;
+
+use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
+use serde_json::{Map, Value};
+
+use super::lifecycle::Transition;
+use super::{Actor, Channel};
+use crate::clock;
+use crate::ids::{OrgId, UserId};
+use crate::scim::ScimError;
+use crate::scim::patch::{self, PatchRequest};
+use crate::scim::resource;
+use crate::scim::schema::USER_RESOURCE;
+use crate::store::filter::SqlBool;
+use crate::store::users::{self, Deactivation, Page, UserData, UserRow};
+use crate::store::{Store, audit, unique_violation, write_tx};
+
+/// How often a write retries after losing a race with a concurrent write of the same user
+/// (PostgreSQL; SQLite serialises writers).
+const MAX_WRITE_ATTEMPTS: usize = 20;
+
+/// An `If-Match` precondition (RFC 7644 §3.14).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Precondition {
+    /// No `If-Match` header.
+    #[default]
+    None,
+    /// `If-Match: *`.
+    Any,
+    /// `If-Match: W/"3", "4"`: the versions accepted.
+    Versions(Vec<i64>),
+}
+
+impl Precondition {
+    fn check(&self, row: &UserRow) -> Result<(), ScimError> {
+        match self {
+            Precondition::None | Precondition::Any => Ok(()),
+            Precondition::Versions(v) if v.contains(&row.version) => Ok(()),
+            Precondition::Versions(_) => Err(ScimError::precondition_failed(format!(
+                "the user has changed: its current version is {}; GET it again and retry",
+                etag(row.version)
+            ))),
+        }
+    }
+}
+
+/// The ETag of a version: `W/"<version>"` (also `meta.version`).
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// `POST /Users` (RFC 7644 §3.3).
+pub async fn create(store: &Store, actor: Actor, body: Value) -> Result<UserRow, ScimError> {
+    let validated = resource::validate_create(&USER_RESOURCE, body)?;
+    let password_hash = hash_password(validated.password).await?;
+    let mut attributes = validated.resource;
+    // A user created without `active` has access; say so in the representation (Okta checks it).
+    attributes
+        .entry("active")
+        .or_insert(Value::Bool(true));
+    let data = UserData::from_resource(attributes);
+    store
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                let now = clock::now();
+                let id = UserId::generate();
+                let deactivation = match Transition::between(true, data.active) {
+                    Some(t) => t.record(&actor, now),
+                    None => Deactivation::default(),
+                };
+                users::insert(conn, &actor.org, &id, &data, password_hash.as_deref(), &deactivation, now)
+                    .map_err(|e| write_error(e, &data))?;
+                let mut changed: Vec<String> = data.resource.keys().cloned().collect();
+                if password_hash.is_some() {
+                    changed.push("password".to_owned());
+                }
+                record(conn, &actor, "user.create", &id, changed, None, now)?;
+                users::find(conn, &actor.org, &id)?.ok_or_else(ScimError::internal)
+            })
+        })
+        .await
+}
+
+/// `GET /Users/{id}`.
+pub async fn get(store: &Store, org: &OrgId, id: &str) -> Result<UserRow, ScimError> {
+    let id = parse_id(id)?;
+    let org = org.clone();
+    store
+        .run(move |conn| users::find(conn, &org, &id)?.ok_or_else(|| not_found(&id)))
+        .await
+}
+
+/// `GET /Users` (RFC 7644 §3.4.2): one page of the users matching `filter`.
+pub async fn list(
+    store: &Store,
+    org: &OrgId,
+    filter: Option<SqlBool>,
+    offset: i64,
+    limit: i64,
+) -> Result<Page, ScimError> {
+    let org = org.clone();
+    store
+        .run(move |conn| Ok(users::list(conn, &org, filter, offset, limit)?))
+        .await
+}
+
+/// `PUT /Users/{id}` (RFC 7644 §3.5.1): full replace.
+pub async fn replace(
+    store: &Store,
+    actor: Actor,
+    id: &str,
+    body: Value,
+    precondition: Precondition,
+) -> Result<UserRow, ScimError> {
+    let id = parse_id(id)?;
+    // Validate once against the current state to hash the password outside the transaction;
+    // the validation is repeated inside it against the state actually replaced.
+    let current = get(store, &actor.org, id.as_str()).await?;
+    let password = resource::validate_replace(&USER_RESOURCE, &current.attributes(), body.clone())?
+        .password;
+    let password_hash = hash_password(password).await?;
+    update(store, actor, id, precondition, password_hash, None, move |current| {
+        let validated = resource::validate_replace(&USER_RESOURCE, current, body.clone())?;
+        let mut next = validated.resource;
+        // PUT without `active` leaves the state as it is rather than deactivating: AIW Okta apps
+        // drop it from profile updates (reference/okta.md).
+        if !next.contains_key("active") {
+            if let Some(active) = current.get("active") {
+                next.insert("active".to_owned(), active.clone());
+            }
+        }
+        Ok(next)
+    })
+    .await
+}
+
+/// `PATCH /Users/{id}` (RFC 7644 §3.5.2): every operation or none.
+pub async fn patch(
+    store: &Store,
+    actor: Actor,
+    id: &str,
+    request: PatchRequest,
+    precondition: Precondition,
+) -> Result<UserRow, ScimError> {
+    let id = parse_id(id)?;
+    let password = patch_password(&request)?;
+    let password_hash = hash_password(password).await?;
+    update(store, actor, id, precondition, password_hash, None, move |current| {
+        let mut next = patch::apply(&USER_RESOURCE, current, &request)?;
+        next.remove("password");
+        Ok(next)
+    })
+    .await
+}
+
+/// Sets `active` on behalf of an admin (`POST /admin/v1/users/{id}/deactivate|activate`).
+/// Idempotent: the current state asked again changes nothing.
+pub async fn set_active(
+    store: &Store,
+    actor: Actor,
+    id: &str,
+    active: bool,
+    reason: Option<String>,
+) -> Result<UserRow, ScimError> {
+    let id = parse_id(id)?;
+    let detail = reason.map(|r| serde_json::json!({ "reason": r }));
+    update(store, actor, id, Precondition::None, None, detail, move |current| {
+        let mut next = current.clone();
+        next.insert("active".to_owned(), Value::Bool(active));
+        Ok(next)
+    })
+    .await
+}
+
+/// `DELETE /Users/{id}` (RFC 7644 §3.6). Audited; the user's tokens stop working.
+pub async fn delete(
+    store: &Store,
+    actor: Actor,
+    id: &str,
+    precondition: Precondition,
+) -> Result<(), ScimError> {
+    let id = parse_id(id)?;
+    store
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                let current = users::find(conn, &actor.org, &id)?.ok_or_else(|| not_found(&id))?;
+                precondition.check(&current)?;
+                users::delete(conn, &actor.org, &id)?;
+                record(conn, &actor, "user.delete", &id, Vec::new(), None, clock::now())
+            })
+        })
+        .await
+}
+
+/// Reads the user, computes its next attributes with `next`, and saves them if anything
+/// changed, retrying when a concurrent write got there first.
+async fn update<F>(
+    store: &Store,
+    actor: Actor,
+    id: UserId,
+    precondition: Precondition,
+    password_hash: Option<String>,
+    detail: Option<Value>,
+    next: F,
+) -> Result<UserRow, ScimError>
+where
+    F: Fn(&Map<String, Value>) -> Result<Map<String, Value>, ScimError> + Send + 'static,
+{
+    store
+        .run(move |conn| {
+            for _ in 0..MAX_WRITE_ATTEMPTS {
+                let saved = write_tx(conn, |conn| {
+                    let current = users::find(conn, &actor.org, &id)?.ok_or_else(|| not_found(&id))?;
+                    precondition.check(&current)?;
+                    let attributes = next(&current.attributes())?;
+                    save(conn, &actor, &current, attributes, password_hash.as_deref(), detail.clone())
+                })?;
+                if let Some(row) = saved {
+                    return Ok(row);
+                }
+            }
+            tracing::warn!(user = %id, "gave up after repeated concurrent modifications");
+            Err(ScimError::conflict(
+                "the user is being modified concurrently; retry the request",
+            ))
+        })
+        .await
+}
+
+/// The one write of an existing user. Applies the lifecycle rule to a change of `active`, bumps
+/// the version, and records one audit event per kind of change. Writes nothing when nothing
+/// changes. `Ok(None)`: a concurrent write changed the version first; the caller retries.
+fn save(
+    conn: &mut crate::store::DbConnection,
+    actor: &Actor,
+    current: &UserRow,
+    attributes: Map<String, Value>,
+    password_hash: Option<&str>,
+    detail: Option<Value>,
+) -> Result<Option<UserRow>, ScimError> {
+    let id = current.user_id();
+    let before = current.attributes();
+    let mut changed = changed_attributes(&before, &attributes);
+    let data = UserData::from_resource(attributes);
+    let transition = Transition::between(current.active, data.active);
+    if transition.is_some() {
+        changed.remove("active");
+    }
+    if password_hash.is_some() {
+        changed.insert("password".to_owned());
+    }
+    if changed.is_empty() && transition.is_none() {
+        return Ok(Some(current.clone()));
+    }
+    let now = clock::now();
+    let deactivation = transition.map(|t| t.record(actor, now));
+    let updated = users::update(
+        conn,
+        &actor.org,
+        &id,
+        current.version,
+        &data,
+        password_hash.map(Some),
+        deactivation.as_ref(),
+        now,
+    )
+    .map_err(|e| write_error(e, &data))?;
+    if !updated {
+        return Ok(None);
+    }
+    if !changed.is_empty() {
+        record(conn, actor, "user.update", &id, changed.into_iter().collect(), None, now)?;
+    }
+    if let Some(t) = transition {
+        record(conn, actor, t.action(), &id, vec!["active".to_owned()], detail, now)?;
+    }
+    Ok(Some(users::find(conn, &actor.org, &id)?.ok_or_else(ScimError::internal)?))
+}
+
+/// Top-level attribute names whose values differ (extension attributes as `urn:…:name`).
+fn changed_attributes(before: &Map<String, Value>, after: &Map<String, Value>) -> BTreeSet<String> {
+    let mut changed = BTreeSet::new();
+    for key in before.keys().chain(after.keys()) {
+        if key == "schemas" || before.get(key) == after.get(key) {
+            continue;
+        }
+        match (before.get(key), after.get(key)) {
+            (Some(Value::Object(b)), Some(Value::Object(a))) if key.starts_with("urn:") => {
+                for sub in changed_attributes(b, a) {
+                    changed.insert(format!("{key}:{sub}"));
+                }
+            }
+            _ => {
+                changed.insert(key.clone());
+            }
+        }
+    }
+    changed
+}
+
+fn record(
+    conn: &mut crate::store::DbConnection,
+    actor: &Actor,
+    action: &str,
+    target: &UserId,
+    attributes: Vec<String>,
+    detail: Option<Value>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ScimError> {
+    audit::append(
+        conn,
+        &audit::NewEvent {
+            org: &actor.org,
+            occurred_at: now,
+            actor: &actor.id,
+            channel: actor.channel.as_str(),
+            action,
+            target_type: "User",
+            target_id: target.as_str(),
+            attributes,
+            detail,
+        },
+    )?;
+    Ok(())
+}
+
+/// The cleartext password a PATCH sets, if any, so it can be hashed before the transaction.
+fn patch_password(request: &PatchRequest) -> Result<Option<String>, ScimError> {
+    let empty = Map::new();
+    let patched = patch::apply(&USER_RESOURCE, &empty, &PatchRequest {
+        operations: request
+            .operations
+            .iter()
+            .filter(|op| op.targets_attribute(&USER_RESOURCE, "password"))
+            .cloned()
+            .collect(),
+    });
+    match patched {
+        Ok(map) => Ok(map.get("password").and_then(Value::as_str).map(str::to_owned)),
+        // Errors surface when the whole request is applied to the real user.
+        Err(_) => Ok(None),
+    }
+}
+
+/// Hashes a password with argon2id off the async workers (it is deliberately slow).
+async fn hash_password(password: Option<String>) -> Result<Option<String>, ScimError> {
+    let Some(password) = password else {
+        return Ok(None);
+    };
+    actix_web::rt::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| Some(h.to_string()))
+            .map_err(|e| {
+                tracing::error!(error = %e, "password hashing failed");
+                ScimError::internal()
+            })
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "password hashing task failed");
+        ScimError::internal()
+    })?
+}
+
+fn parse_id(id: &str) -> Result<UserId, ScimError> {
+    UserId::parse(id).ok_or_else(|| ScimError::not_found(format!("no user with id '{id}'")))
+}
+
+fn not_found(id: &UserId) -> ScimError {
+    ScimError::not_found(format!("no user with id '{id}'"))
+}
+
+/// Maps a failed insert or update: uniqueness clashes become 409 `uniqueness` naming the
+/// attribute; anything else is a database failure.
+fn write_error(err: diesel::result::Error, data: &UserData) -> ScimError {
+    match unique_violation(&err) {
+        Some(constraint) if constraint.contains("external_id") => ScimError::uniqueness(format!(
+            "externalId '{}' is already used by another user in this organization",
+            data.external_id.as_deref().unwrap_or_default()
+        )),
+        Some(_) => ScimError::uniqueness(format!(
+            "userName '{}' is already taken in this organization (userName is unique ignoring case)",
+            data.user_name
+        )),
+        None => ScimError::from(err),
+    }
+}
+
+/// The channel SCIM requests act through; kept here so handlers need not know the enum.
+pub fn scim_channel() -> Channel {
+    Channel::Scim
+}

@@ -1,0 +1,205 @@
+//! The SCIM error vocabulary (RFC 7644 §3.12).
+//!
+//! Every failure that reaches a SCIM client is one of these. Each `scimType` of the RFC has a
+//! named constructor; the HTTP layer maps the value to a response in one place.
+
+use serde::Serialize;
+
+/// URN of the error message schema (RFC 7644 §3.12).
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+/// The `scimType` detail codes of RFC 7644 §3.12 (table 9) and RFC 9865 §2.3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ScimType {
+    InvalidFilter,
+    TooMany,
+    Uniqueness,
+    Mutability,
+    InvalidSyntax,
+    InvalidPath,
+    NoTarget,
+    InvalidValue,
+    InvalidVers,
+    Sensitive,
+    InvalidCursor,
+    ExpiredCursor,
+    InvalidCount,
+}
+
+/// A SCIM error: an HTTP status, an optional `scimType` and a human-readable `detail`.
+///
+/// Construct it with the named constructors so that status and `scimType` always agree.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {scim_type:?}: {detail}")]
+pub struct ScimError {
+    status: u16,
+    scim_type: Option<ScimType>,
+    detail: String,
+}
+
+impl ScimError {
+    fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            scim_type,
+            detail: detail.into(),
+        }
+    }
+
+    /// 400 `invalidFilter`: the filter syntax was invalid or an attribute/operator is unsupported.
+    pub fn invalid_filter(detail: impl Into<String>) -> Self {
+        Self::new(400, Some(ScimType::InvalidFilter), detail)
+    }
+    /// 400 `tooMany`: the filter would return more results than the server allows.
+    pub fn too_many(detail: impl Into<String>) -> Self {
+        Self::new(400, Some(ScimType::TooMany), detail)
+    }
+    /// 409 `uniqueness`: a value that must be unique is already taken.
+    pub fn uniqueness(detail: impl Into<String>) -> Self {
+        Self::new(409, Some(ScimType::Uniqueness), detail)
+    }
+    /// 400 `mutability`: the request tried to change a readOnly or immutable attribute.
+    pub fn mutability(detail: impl Into<String>) -> Self {
+        Self::new(400, Some(ScimType::Mutability), detail)
+    }
+    /// 400 `invalidSyntax`: the body could not be parsed or violates the message schema.
+    pub fn invalid_syntax(detail: impl Into<String>) -> Self {
+        Self::new(400, Some(ScimType::InvalidSyntax), detail)
+    }
+    /// 400 `invalidPath`: a PATCH path is malformed or names no attribute.
+    pub fn invalid_path(detail: impl Into<String>) -> Self {
+        Self::new(400, Some(ScimType::InvalidPath), detail)
+    }
+    /// 400 `noTarget`: a PATCH path or value filter matched nothing it could act on.
+    pub fn no_target(detail: impl Into<String>) -> Self {
+        Self::new(400, Some(ScimType::NoTarget), detail)
+    }
+    /// 400 `invalidValue`: a value is missing, of the wrong type, or not acceptable.
+    pub fn invalid_value(detail: impl Into<String>) -> Self {
+        Self::new(400, Some(ScimType::InvalidValue), detail)
+    }
+    /// 400 `invalidVers`: the requested protocol version is not supported.
+    pub fn invalid_vers(detail: impl Into<String>) -> Self {
+        Self::new(400, Some(ScimType::InvalidVers), detail)
+    }
+    /// 403 `sensitive`: the request carried data the server refuses in a URI.
+    pub fn sensitive(detail: impl Into<String>) -> Self {
+        Self::new(403, Some(ScimType::Sensitive), detail)
+    }
+    /// 400 `invalidCursor` (RFC 9865 §2.3).
+    pub fn invalid_cursor(detail: impl Into<String>) -> Self {
+        Self::new(400, Some(ScimType::InvalidCursor), detail)
+    }
+    /// 400 `expiredCursor` (RFC 9865 §2.3).
+    pub fn expired_cursor(detail: impl Into<String>) -> Self {
+        Self::new(400, Some(ScimType::ExpiredCursor), detail)
+    }
+    /// 400 `invalidCount` (RFC 9865 §2.3).
+    pub fn invalid_count(detail: impl Into<String>) -> Self {
+        Self::new(400, Some(ScimType::InvalidCount), detail)
+    }
+    /// 400 without a `scimType`, for a bad request the RFC has no code for.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(400, None, detail)
+    }
+    /// 401: no credentials, or credentials that are not (or no longer) valid.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(401, None, detail)
+    }
+    /// 403: authenticated, but not allowed to do this.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(403, None, detail)
+    }
+    /// 404: the resource or endpoint does not exist (or belongs to another tenant).
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(404, None, detail)
+    }
+    /// 405: the endpoint exists but does not support the method.
+    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
+        Self::new(405, None, detail)
+    }
+    /// 409 without `scimType`: a conflict that is not a uniqueness clash.
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(409, None, detail)
+    }
+    /// 412: an `If-Match` precondition failed (RFC 7644 §3.14).
+    pub fn precondition_failed(detail: impl Into<String>) -> Self {
+        Self::new(412, None, detail)
+    }
+    /// 413: the request body or a Bulk request is larger than the server accepts.
+    pub fn payload_too_large(detail: impl Into<String>) -> Self {
+        Self::new(413, None, detail)
+    }
+    /// 415: the body is not JSON.
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(415, None, detail)
+    }
+    /// 500: the cause is logged, never sent.
+    pub fn internal() -> Self {
+        Self::new(500, None, "internal server error")
+    }
+    /// 501: the operation is not implemented.
+    pub fn not_implemented(detail: impl Into<String>) -> Self {
+        Self::new(501, None, detail)
+    }
+    /// 503: the service cannot answer now (for example the database pool is exhausted).
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(503, None, detail)
+    }
+
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+    /// The `scimType`, when the RFC defines one for this failure.
+    pub fn scim_type(&self) -> Option<ScimType> {
+        self.scim_type
+    }
+    /// The human-readable detail.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// The RFC 7644 §3.12 JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "schemas": [ERROR_SCHEMA],
+            "status": self.status.to_string(),
+            "detail": self.detail,
+        });
+        if let (Some(t), Some(map)) = (self.scim_type, body.as_object_mut()) {
+            map.insert(
+                "scimType".to_owned(),
+                serde_json::to_value(t).unwrap_or_default(),
+            );
+        }
+        body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_carries_status_as_string_and_scim_type() {
+        let body = ScimError::uniqueness("userName \"a\" is taken").body();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "schemas": [ERROR_SCHEMA],
+                "status": "409",
+                "scimType": "uniqueness",
+                "detail": "userName \"a\" is taken",
+            })
+        );
+    }
+
+    #[test]
+    fn body_omits_scim_type_when_none() {
+        let body = ScimError::not_found("no such user").body();
+        assert!(body.get("scimType").is_none());
+        assert_eq!(body["status"], "404");
+    }
+}

@@ -1,0 +1,127 @@
+//! Building the application: open the store, run migrations, load the token keys, bind the
+//! listener (port 0 in tests) and assemble the route table.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, Service as _};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{App, HttpMessage as _, HttpServer, web};
+use anyhow::Context as _;
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::auth::Verifier;
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::scim::discovery::Capabilities;
+use crate::store::Store;
+
+/// Page size when a listing names no `count`.
+const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// A bound, not yet running, roster server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens the database (running pending migrations), loads the keys and binds
+    /// `settings.bind`. Fails with the cause when any of these fails.
+    pub fn build(settings: &Settings) -> anyhow::Result<Application> {
+        let store = open_store(settings)?;
+        let verifier = Verifier::new(&settings.jwt()?).context("loading the token keys")?;
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            store,
+            verifier,
+            base_url: settings
+                .base_url
+                .as_ref()
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            capabilities: capabilities(settings),
+        });
+        let max_body = settings.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(max_body)
+                        .content_type_required(false)
+                        .content_type(|mime| {
+                            mime.type_() == "application"
+                                && (mime.subtype() == "json" || mime.subtype() == "scim")
+                                && mime.suffix().is_none_or(|s| s == "json")
+                        })
+                        .error_handler(http::error::json_error),
+                )
+                .app_data(web::QueryConfig::default().error_handler(http::error::query_error))
+                .configure(http::routes)
+                .wrap_fn(|req, srv| {
+                    let request_id = req.extensions().get::<RequestId>().copied();
+                    let response = srv.call(req);
+                    async move {
+                        let mut response = response.await?;
+                        if let Some(id) = request_id
+                            .and_then(|id| HeaderValue::from_str(&id.to_string()).ok())
+                        {
+                            response
+                                .headers_mut()
+                                .insert(HeaderName::from_static("x-request-id"), id);
+                        }
+                        Ok(response)
+                    }
+                })
+                .wrap(TracingLogger::<crate::telemetry::RosterRootSpan>::new())
+        })
+        .listen(listener)?;
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        Ok(Application {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// The port the listener is bound to.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is told to stop (SIGINT/SIGTERM: graceful shutdown).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Opens the pool and applies pending migrations.
+pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::open(
+        &settings.database_url,
+        settings.db_pool_size,
+        settings.db_timeout,
+    )
+    .with_context(|| format!("opening the {:?} database", settings.backend()))?;
+    let applied = store.migrate().context("migrating the database")?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(store)
+}
+
+fn capabilities(settings: &Settings) -> Capabilities {
+    Capabilities {
+        patch: true,
+        bulk: None,
+        filter_max_results: Some(settings.max_results),
+        change_password: true,
+        sort: false,
+        etag: true,
+        cursor_pagination: false,
+        max_page_size: settings.max_results,
+        default_page_size: DEFAULT_PAGE_SIZE.min(settings.max_results),
+    }
+}

@@ -1,0 +1,86 @@
+//! The append-only audit log. Events are written by `provisioning/` in the same transaction as
+//! the change they record.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::DbConnection;
+use super::json::Doc;
+use super::schema::audit_events;
+use crate::ids::OrgId;
+
+/// An event to append.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub org: &'a OrgId,
+    pub occurred_at: DateTime<Utc>,
+    /// Who acted: the token's `sub`, else its `jti`.
+    pub actor: &'a str,
+    /// `scim`, `admin` or `cli`.
+    pub channel: &'a str,
+    /// For example `user.create`, `user.deactivate`.
+    pub action: &'a str,
+    pub target_type: &'a str,
+    pub target_id: &'a str,
+    /// Names of the attributes the change touched (never their values).
+    pub attributes: Vec<String>,
+    /// Extra context, such as an admin's reason for a deactivation.
+    pub detail: Option<serde_json::Value>,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_events)]
+pub struct EventRow {
+    pub id: i64,
+    pub org_id: String,
+    pub occurred_at: NaiveDateTime,
+    pub actor: String,
+    pub channel: String,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: String,
+    pub attributes: Doc,
+    pub detail: Option<Doc>,
+}
+
+/// Appends an event.
+pub fn append(conn: &mut DbConnection, event: &NewEvent<'_>) -> QueryResult<()> {
+    diesel::insert_into(audit_events::table)
+        .values((
+            audit_events::org_id.eq(event.org.as_str()),
+            audit_events::occurred_at.eq(event.occurred_at.naive_utc()),
+            audit_events::actor.eq(event.actor),
+            audit_events::channel.eq(event.channel),
+            audit_events::action.eq(event.action),
+            audit_events::target_type.eq(event.target_type),
+            audit_events::target_id.eq(event.target_id),
+            audit_events::attributes.eq(Doc(serde_json::Value::from(event.attributes.clone()))),
+            audit_events::detail.eq(event.detail.clone().map(Doc)),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Events of `org`, oldest first, optionally for one target, after the event id `after`.
+pub fn list(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    target_id: Option<&str>,
+    after: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
+    let mut query = audit_events::table
+        .filter(audit_events::org_id.eq(org.as_str()))
+        .select(EventRow::as_select())
+        .order(audit_events::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(target) = target_id {
+        query = query.filter(audit_events::target_id.eq(target.to_owned()));
+    }
+    if let Some(after) = after {
+        query = query.filter(audit_events::id.gt(after));
+    }
+    query.load(conn)
+}

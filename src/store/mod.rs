@@ -1,0 +1,245 @@
+//! Storage: one diesel connection type for SQLite and PostgreSQL, one r2d2 pool, embedded
+//! migrations per backend, and the tenant-scoped queries.
+//!
+//! The backend is chosen by the URL: `postgres://…` or `postgresql://…` is PostgreSQL, anything
+//! else (a path, or `sqlite://path`) is an SQLite file. Queries are written once against
+//! [`DbConnection`]; the only per-backend code is here (connection set-up, `BEGIN IMMEDIATE`) and
+//! in the SQL of a few expressions.
+
+pub mod audit;
+pub mod filter;
+pub mod json;
+pub mod orgs;
+pub mod schema;
+pub mod tokens;
+pub mod users;
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, Connection, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self, CustomizeConnection, ManageConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// Migrations for PostgreSQL, embedded in the binary.
+pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+/// Migrations for SQLite, embedded in the binary. Same directory names as [`PG_MIGRATIONS`].
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// A connection to either backend; all query code is written against this one type.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend a `DATABASE_URL` names.
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// The SQLite file a `DATABASE_URL` names, or `None` for PostgreSQL.
+pub fn sqlite_path(url: &str) -> Option<&str> {
+    match Backend::of_url(url) {
+        Backend::Postgres => None,
+        Backend::Sqlite => Some(url.strip_prefix("sqlite://").unwrap_or(url)),
+    }
+}
+
+/// Failures of the storage layer. Uniqueness clashes are recognised by the callers through
+/// [`unique_violation`], since only they know which SCIM attribute a constraint protects.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No connection could be had in time (pool exhausted or database unreachable).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[from] r2d2::PoolError),
+    /// A query failed.
+    #[error("database query failed: {0}")]
+    Query(#[from] DieselError),
+    /// Running the embedded migrations failed.
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    /// The blocking task running a query was cancelled or panicked.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// If `err` is a unique-constraint violation, the text that names the constraint (PostgreSQL's
+/// constraint name or SQLite's "UNIQUE constraint failed: table.columns" message).
+pub fn unique_violation(err: &DieselError) -> Option<String> {
+    match err {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => Some(
+            info.constraint_name()
+                .map(str::to_owned)
+                .unwrap_or_else(|| info.message().to_owned()),
+        ),
+        _ => None,
+    }
+}
+
+/// Opens connections for the pool, choosing the backend by URL scheme so that a connection
+/// error reports the real cause (diesel's derived `establish` hides it).
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: String,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        let conn = match sqlite_path(&self.url) {
+            None => PgConnection::establish(&self.url).map(DbConnection::Pg),
+            Some(path) => SqliteConnection::establish(path).map(DbConnection::Sqlite),
+        };
+        conn.map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        r2d2::R2D2Connection::ping(conn).map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        r2d2::R2D2Connection::is_broken(conn)
+    }
+}
+
+/// Per-connection SQLite settings. `busy_timeout` must come first: switching to WAL takes a lock,
+/// and without a timeout concurrent first connections fail with "database is locked".
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<DbConnection, r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        if let DbConnection::Sqlite(c) = conn {
+            c.batch_execute(
+                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// A pooled connection.
+pub type PooledConnection = r2d2::PooledConnection<Manager>;
+
+/// The connection pool and the backend it talks to. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens a pool of `pool_size` connections to `url`. Fails when no connection can be made
+    /// within `connect_timeout`, with the database's own error.
+    pub fn open(url: &str, pool_size: u32, connect_timeout: Duration) -> Result<Store, StoreError> {
+        let backend = Backend::of_url(url);
+        let builder = r2d2::Pool::builder()
+            .max_size(pool_size.max(1))
+            .connection_timeout(connect_timeout)
+            .connection_customizer(Box::new(SqlitePragmas));
+        let pool = builder
+            .build(Manager {
+                url: url.to_owned(),
+            })
+            .map_err(|e| StoreError::Unavailable(r2d2::PoolError::from(e)))?;
+        Ok(Store { pool, backend })
+    }
+
+    /// The backend this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection from the pool, blocking up to the pool's connection timeout.
+    pub fn conn(&self) -> Result<PooledConnection, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Applies the pending embedded migrations of this backend; returns how many ran.
+    pub fn migrate(&self) -> Result<usize, StoreError> {
+        let mut conn = self.conn()?;
+        let source = match &*conn {
+            DbConnection::Pg(_) => PG_MIGRATIONS,
+            DbConnection::Sqlite(_) => SQLITE_MIGRATIONS,
+        };
+        let applied = conn
+            .run_pending_migrations(source)
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(applied.len())
+    }
+
+    /// Runs blocking database work off the async workers, inside the caller's tracing span.
+    ///
+    /// This is the one way request handlers reach the database: the closure gets a pooled
+    /// connection; a pool that cannot hand one out in time is [`StoreError::Unavailable`].
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        actix_web::rt::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(StoreError::Task(e.to_string())))?
+    }
+}
+
+/// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite (so a transaction that reads
+/// before it writes waits for the write lock up front instead of failing on the upgrade), a plain
+/// `BEGIN` on PostgreSQL. Commits on `Ok`, rolls back on `Err`.
+pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    E: From<DieselError>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+{
+    type Tm = <DbConnection as Connection>::TransactionManager;
+    match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConnection::Pg(_) => Tm::begin_transaction(conn)?,
+    }
+    match f(conn) {
+        Ok(value) => {
+            Tm::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = Tm::rollback_transaction(conn) {
+                tracing::error!(error = %rollback, "rollback failed");
+            }
+            Err(e)
+        }
+    }
+}

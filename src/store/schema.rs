@@ -1,0 +1,104 @@
+//! The tables, written by hand for diesel's multi-backend types (no Jsonb or Timestamptz):
+//! `JsonDoc` is `jsonb` on PostgreSQL and JSON text on SQLite; `Timestamp` holds naive UTC.
+//! A test migrates both backends and checks their tables and columns against this file.
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    orgs (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::json::JsonDoc;
+
+    users (id) {
+        id -> Text,
+        org_id -> Text,
+        user_name -> Text,
+        user_name_ci -> Text,
+        external_id -> Nullable<Text>,
+        display_name -> Nullable<Text>,
+        active -> Bool,
+        resource -> JsonDoc,
+        password_hash -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        last_modified -> Timestamp,
+        deactivated_at -> Nullable<Timestamp>,
+        deactivated_by -> Nullable<Text>,
+        deactivated_via -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    user_emails (id) {
+        id -> BigInt,
+        user_id -> Text,
+        org_id -> Text,
+        value -> Text,
+        value_ci -> Text,
+        #[sql_name = "type"]
+        kind -> Nullable<Text>,
+        is_primary -> Bool,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    user_phone_numbers (id) {
+        id -> BigInt,
+        user_id -> Text,
+        org_id -> Text,
+        value -> Text,
+        #[sql_name = "type"]
+        kind -> Nullable<Text>,
+        is_primary -> Bool,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    revoked_tokens (jti) {
+        jti -> Text,
+        revoked_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::json::JsonDoc;
+
+    audit_events (id) {
+        id -> BigInt,
+        org_id -> Text,
+        occurred_at -> Timestamp,
+        actor -> Text,
+        channel -> Text,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        attributes -> JsonDoc,
+        detail -> Nullable<JsonDoc>,
+    }
+}
+
+diesel::joinable!(users -> orgs (org_id));
+diesel::joinable!(user_emails -> users (user_id));
+diesel::joinable!(user_phone_numbers -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    orgs,
+    users,
+    user_emails,
+    user_phone_numbers,
+    revoked_tokens,
+    audit_events,
+);

@@ -1,0 +1,331 @@
+//! Users: hot attributes as columns, the canonical resource as JSON, emails and phone numbers
+//! mirrored into child tables for filtering. Every query is scoped by org.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde_json::{Map, Value};
+use unicode_normalization::UnicodeNormalization;
+
+use super::DbConnection;
+use super::filter::SqlBool;
+use super::json::Doc;
+use super::schema::{user_emails, user_phone_numbers, users};
+use crate::ids::{OrgId, UserId};
+
+/// The key under which `userName` is unique per org and compared by `eq`: compatibility
+/// normalisation (so full-width and ligature forms fold), then Unicode lower-casing, then NFC.
+/// Computed in Rust because SQLite's `lower()` only folds ASCII.
+pub fn user_name_key(user_name: &str) -> String {
+    user_name
+        .nfkc()
+        .collect::<String>()
+        .to_lowercase()
+        .nfc()
+        .collect()
+}
+
+/// A user as stored.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub org_id: String,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub active: bool,
+    pub resource: Doc,
+    pub version: i64,
+    pub created_at: NaiveDateTime,
+    pub last_modified: NaiveDateTime,
+    pub deactivated_at: Option<NaiveDateTime>,
+    pub deactivated_by: Option<String>,
+    pub deactivated_via: Option<String>,
+}
+
+impl UserRow {
+    /// The id, typed.
+    pub fn user_id(&self) -> UserId {
+        UserId::from_db(self.id.clone())
+    }
+
+    /// The stored resource object (canonical SCIM attributes without id/meta/password).
+    pub fn attributes(&self) -> Map<String, Value> {
+        match &self.resource.0 {
+            Value::Object(map) => map.clone(),
+            _ => Map::new(),
+        }
+    }
+}
+
+/// The columns derived from a resource, written on every insert and update.
+#[derive(Debug, Clone)]
+pub struct UserData {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub active: bool,
+    pub resource: Map<String, Value>,
+}
+
+impl UserData {
+    /// Extracts the hot columns from a canonical resource. `active` defaults to true (a user
+    /// created without it has access).
+    pub fn from_resource(resource: Map<String, Value>) -> UserData {
+        let text = |key: &str| resource.get(key).and_then(Value::as_str).map(str::to_owned);
+        UserData {
+            user_name: text("userName").unwrap_or_default(),
+            external_id: text("externalId"),
+            display_name: text("displayName"),
+            active: resource.get("active").and_then(Value::as_bool).unwrap_or(true),
+            resource,
+        }
+    }
+}
+
+/// The deactivation record written with a change of `active`.
+#[derive(Debug, Clone, Default)]
+pub struct Deactivation {
+    pub at: Option<DateTime<Utc>>,
+    pub by: Option<String>,
+    pub via: Option<&'static str>,
+}
+
+/// Inserts a new user and its child rows. A taken `userName` or `externalId` is a unique
+/// violation for the caller to map.
+pub fn insert(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: &UserId,
+    data: &UserData,
+    password_hash: Option<&str>,
+    deactivation: &Deactivation,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let now = now.naive_utc();
+    diesel::insert_into(users::table)
+        .values((
+            users::id.eq(id.as_str()),
+            users::org_id.eq(org.as_str()),
+            users::user_name.eq(&data.user_name),
+            users::user_name_ci.eq(user_name_key(&data.user_name)),
+            users::external_id.eq(data.external_id.as_deref()),
+            users::display_name.eq(data.display_name.as_deref()),
+            users::active.eq(data.active),
+            users::resource.eq(Doc(Value::Object(data.resource.clone()))),
+            users::password_hash.eq(password_hash),
+            users::version.eq(1_i64),
+            users::created_at.eq(now),
+            users::last_modified.eq(now),
+            users::deactivated_at.eq(deactivation.at.map(|t| t.naive_utc())),
+            users::deactivated_by.eq(deactivation.by.as_deref()),
+            users::deactivated_via.eq(deactivation.via),
+        ))
+        .execute(conn)?;
+    write_children(conn, org, id, &data.resource)
+}
+
+/// The user `id` of `org`, if it exists.
+pub fn find(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::org_id.eq(org.as_str()))
+        .filter(users::id.eq(id.as_str()))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Whether the user exists in `org` and is active: the check behind every token with a `sub`.
+pub fn is_active(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryResult<bool> {
+    let active: Option<bool> = users::table
+        .filter(users::org_id.eq(org.as_str()))
+        .filter(users::id.eq(id.as_str()))
+        .select(users::active)
+        .first(conn)
+        .optional()?;
+    Ok(active == Some(true))
+}
+
+/// Replaces the user's data if its version is still `expected_version`, bumping the version.
+/// Returns false when the row is gone or was changed concurrently (the caller re-reads).
+pub fn update(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: &UserId,
+    expected_version: i64,
+    data: &UserData,
+    password_hash: Option<Option<&str>>,
+    deactivation: Option<&Deactivation>,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let target = users::table
+        .filter(users::org_id.eq(org.as_str()))
+        .filter(users::id.eq(id.as_str()))
+        .filter(users::version.eq(expected_version));
+    let changes = (
+        users::user_name.eq(&data.user_name),
+        users::user_name_ci.eq(user_name_key(&data.user_name)),
+        users::external_id.eq(data.external_id.as_deref()),
+        users::display_name.eq(data.display_name.as_deref()),
+        users::active.eq(data.active),
+        users::resource.eq(Doc(Value::Object(data.resource.clone()))),
+        users::version.eq(expected_version + 1),
+        users::last_modified.eq(now.naive_utc()),
+    );
+    let updated = diesel::update(target).set(changes).execute(conn)?;
+    if updated == 0 {
+        return Ok(false);
+    }
+    if let Some(hash) = password_hash {
+        diesel::update(users::table.filter(users::id.eq(id.as_str())))
+            .set(users::password_hash.eq(hash))
+            .execute(conn)?;
+    }
+    if let Some(d) = deactivation {
+        diesel::update(users::table.filter(users::id.eq(id.as_str())))
+            .set((
+                users::deactivated_at.eq(d.at.map(|t| t.naive_utc())),
+                users::deactivated_by.eq(d.by.as_deref()),
+                users::deactivated_via.eq(d.via),
+            ))
+            .execute(conn)?;
+    }
+    diesel::delete(user_emails::table.filter(user_emails::user_id.eq(id.as_str()))).execute(conn)?;
+    diesel::delete(user_phone_numbers::table.filter(user_phone_numbers::user_id.eq(id.as_str())))
+        .execute(conn)?;
+    write_children(conn, org, id, &data.resource)?;
+    Ok(true)
+}
+
+/// Deletes the user (its child rows cascade). Returns whether it existed.
+pub fn delete(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryResult<bool> {
+    // Child rows are deleted explicitly as well: the cascade needs SQLite's foreign_keys pragma,
+    // and correctness should not hang on a pragma.
+    diesel::delete(
+        user_emails::table
+            .filter(user_emails::org_id.eq(org.as_str()))
+            .filter(user_emails::user_id.eq(id.as_str())),
+    )
+    .execute(conn)?;
+    diesel::delete(
+        user_phone_numbers::table
+            .filter(user_phone_numbers::org_id.eq(org.as_str()))
+            .filter(user_phone_numbers::user_id.eq(id.as_str())),
+    )
+    .execute(conn)?;
+    let deleted = diesel::delete(
+        users::table
+            .filter(users::org_id.eq(org.as_str()))
+            .filter(users::id.eq(id.as_str())),
+    )
+    .execute(conn)?;
+    Ok(deleted > 0)
+}
+
+/// One page of a listing and the total number of matches.
+#[derive(Debug)]
+pub struct Page {
+    pub total: i64,
+    pub rows: Vec<UserRow>,
+}
+
+/// Users of `org` matching `filter`, ordered by id, `offset` rows skipped, at most `limit`.
+pub fn list(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    filter: Option<SqlBool>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Page> {
+    let scoped = || {
+        let q = users::table
+            .filter(users::org_id.eq(org.as_str()))
+            .into_boxed();
+        match filter.clone() {
+            Some(f) => q.filter(f),
+            None => q,
+        }
+    };
+    let total: i64 = scoped().count().get_result(conn)?;
+    let rows = if limit > 0 && offset < total {
+        scoped()
+            .select(UserRow::as_select())
+            .order(users::id.asc())
+            .offset(offset)
+            .limit(limit)
+            .load(conn)?
+    } else {
+        Vec::new()
+    };
+    Ok(Page { total, rows })
+}
+
+/// Mirrors `emails` and `phoneNumbers` of a resource into their child tables.
+fn write_children(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: &UserId,
+    resource: &Map<String, Value>,
+) -> QueryResult<()> {
+    for email in multi_values(resource, "emails") {
+        diesel::insert_into(user_emails::table)
+            .values((
+                user_emails::user_id.eq(id.as_str()),
+                user_emails::org_id.eq(org.as_str()),
+                user_emails::value.eq(email.value),
+                user_emails::value_ci.eq(email.value.to_lowercase()),
+                user_emails::kind.eq(email.kind),
+                user_emails::is_primary.eq(email.primary),
+            ))
+            .execute(conn)?;
+    }
+    for phone in multi_values(resource, "phoneNumbers") {
+        diesel::insert_into(user_phone_numbers::table)
+            .values((
+                user_phone_numbers::user_id.eq(id.as_str()),
+                user_phone_numbers::org_id.eq(org.as_str()),
+                user_phone_numbers::value.eq(phone.value),
+                user_phone_numbers::kind.eq(phone.kind),
+                user_phone_numbers::is_primary.eq(phone.primary),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+struct MultiValue<'a> {
+    value: &'a str,
+    kind: Option<&'a str>,
+    primary: bool,
+}
+
+fn multi_values<'a>(resource: &'a Map<String, Value>, attr: &str) -> Vec<MultiValue<'a>> {
+    resource
+        .get(attr)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            Some(MultiValue {
+                value: v.get("value")?.as_str()?,
+                kind: v.get("type").and_then(Value::as_str),
+                primary: v.get("primary").and_then(Value::as_bool).unwrap_or(false),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_name_key;
+
+    #[test]
+    fn user_name_key_folds_all_of_unicode() {
+        assert_eq!(user_name_key("Alice@Example.COM"), "alice@example.com");
+        assert_eq!(user_name_key("Übel@x"), user_name_key("übel@x"));
+        assert_eq!(user_name_key("ALİCE"), user_name_key("ALİCE".to_lowercase().as_str()));
+        assert_eq!(user_name_key("ＡＢＣ"), "abc");
+        // Precomposed and decomposed forms are one name.
+        assert_eq!(user_name_key("e\u{301}"), user_name_key("\u{e9}"));
+    }
+}
