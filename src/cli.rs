@@ -91,7 +91,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let org = OrgId::parse(&slug).map_err(anyhow::Error::msg)?;
             let store = startup::open_store(&settings)?;
             let mut conn = store.conn()?;
-            match orgs::create(&mut conn, &org, name.as_deref().unwrap_or(&slug), clock::now()) {
+            match orgs::create(
+                &mut conn,
+                &org,
+                name.as_deref().unwrap_or(&slug),
+                clock::now(),
+            ) {
                 Ok(()) => {
                     eprintln!("created organization '{org}'");
                     Ok(())
@@ -102,12 +107,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Err(e) => Err(e.into()),
             }
         }
-        Command::Token(TokenCommand::Create { org, role, sub, ttl }) => {
+        Command::Token(TokenCommand::Create {
+            org,
+            role,
+            sub,
+            ttl,
+        }) => {
             let org = OrgId::parse(&org).map_err(anyhow::Error::msg)?;
             let store = startup::open_store(&settings)?;
             let mut conn = store.conn()?;
             if !orgs::exists(&mut conn, &org)? {
-                anyhow::bail!("organization '{org}' does not exist: create it with `roster org create {org}`");
+                anyhow::bail!(
+                    "organization '{org}' does not exist: create it with `roster org create {org}`"
+                );
             }
             if let Some(sub) = &sub {
                 let id = UserId::parse(sub)
@@ -116,18 +128,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     anyhow::bail!("organization '{org}' has no user with id '{sub}'");
                 }
             }
-            let secret = settings.resolve_secret()?.context(
-                "token create signs with the HS256 secret: set ROSTER_JWT_SECRET",
-            )?;
+            let secret = settings
+                .resolve_secret()?
+                .context("token create signs with the HS256 secret: set ROSTER_JWT_SECRET")?;
             let signer = Signer::new(&secret, &settings.jwt_issuer, &settings.jwt_audience);
-            let (token, claims) = signer.issue(org.as_str(), role, sub.as_deref(), ttl, clock::unix_now())?;
+            let (token, claims) =
+                signer.issue(org.as_str(), role, sub.as_deref(), ttl, clock::unix_now())?;
             println!("{token}");
             eprintln!(
                 "jti={} org={} role={} expires={}",
                 claims.jti,
                 claims.org,
                 claims.role,
-                claims.exp.map_or_else(|| "never".to_owned(), |e| e.to_string())
+                claims
+                    .exp
+                    .map_or_else(|| "never".to_owned(), |e| e.to_string())
             );
             Ok(())
         }

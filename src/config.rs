@@ -23,7 +23,12 @@ pub enum LogFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, env = "ROSTER_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "ROSTER_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub bind: String,
 
     /// `postgres://…` for PostgreSQL; a file path (or `sqlite://path`) for SQLite.
@@ -41,11 +46,21 @@ pub struct Settings {
     pub jwt_public_keys: Option<PathBuf>,
 
     /// Expected `iss` of every token.
-    #[arg(long, env = "ROSTER_JWT_ISSUER", default_value = "roster", global = true)]
+    #[arg(
+        long,
+        env = "ROSTER_JWT_ISSUER",
+        default_value = "roster",
+        global = true
+    )]
     pub jwt_issuer: String,
 
     /// Expected `aud` of every token.
-    #[arg(long, env = "ROSTER_JWT_AUDIENCE", default_value = "roster", global = true)]
+    #[arg(
+        long,
+        env = "ROSTER_JWT_AUDIENCE",
+        default_value = "roster",
+        global = true
+    )]
     pub jwt_audience: String,
 
     /// Allowed token algorithms, comma-separated (HS256, RS256, ES256, ...). Empty: HS256 when a
@@ -54,7 +69,13 @@ pub struct Settings {
     pub jwt_algorithms: Vec<jsonwebtoken::Algorithm>,
 
     /// Log format.
-    #[arg(long, env = "ROSTER_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    #[arg(
+        long,
+        env = "ROSTER_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
     pub log_format: LogFormat,
 
     /// Public base URL of the SCIM API, e.g. `https://roster.example.com/scim/v2`, used in
@@ -67,7 +88,12 @@ pub struct Settings {
     pub max_body_bytes: usize,
 
     /// Largest page a listing returns (`filter.maxResults`).
-    #[arg(long, env = "ROSTER_MAX_RESULTS", default_value_t = 1000, global = true)]
+    #[arg(
+        long,
+        env = "ROSTER_MAX_RESULTS",
+        default_value_t = 1000,
+        global = true
+    )]
     pub max_results: u32,
 
     /// Database connections per process.
@@ -109,8 +135,9 @@ impl Settings {
         match store::sqlite_path(&self.database_url) {
             Some(db) => {
                 let path = PathBuf::from(format!("{db}.jwt-secret"));
-                let secret = keys::load_or_create_secret(&path)
-                    .with_context(|| format!("reading or creating the JWT secret {}", path.display()))?;
+                let secret = keys::load_or_create_secret(&path).with_context(|| {
+                    format!("reading or creating the JWT secret {}", path.display())
+                })?;
                 Ok(Some(secret))
             }
             None if self.jwt_public_keys.is_some() => Ok(None),

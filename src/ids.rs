@@ -17,7 +17,8 @@ impl OrgId {
         let valid = !s.is_empty()
             && s.len() <= 63
             && !s.starts_with('-')
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if valid {
             Ok(OrgId(s.to_owned()))
         } else {

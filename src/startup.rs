@@ -64,8 +64,8 @@ impl Application {
                     let response = srv.call(req);
                     async move {
                         let mut response = response.await?;
-                        if let Some(id) = request_id
-                            .and_then(|id| HeaderValue::from_str(&id.to_string()).ok())
+                        if let Some(id) =
+                            request_id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok())
                         {
                             response
                                 .headers_mut()

@@ -35,9 +35,10 @@ impl ResponseError for ScimError {
 /// → 415.
 pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let scim = match &err {
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
-            ScimError::payload_too_large(format!("the request body is larger than the {limit} bytes this server accepts"))
-        }
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => ScimError::payload_too_large(
+            format!("the request body is larger than the {limit} bytes this server accepts"),
+        ),
         JsonPayloadError::ContentType => ScimError::unsupported_media_type(
             "send the body as application/scim+json or application/json",
         ),
@@ -45,7 +46,9 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
             ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}"))
         }
         JsonPayloadError::Serialize(_) => ScimError::internal(),
-        JsonPayloadError::Payload(e) => ScimError::bad_request(format!("the request body could not be read: {e}")),
+        JsonPayloadError::Payload(e) => {
+            ScimError::bad_request(format!("the request body could not be read: {e}"))
+        }
         _ => ScimError::bad_request(format!("the request body could not be read: {err}")),
     };
     scim.into()
@@ -58,7 +61,10 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
 
 /// Any path under `/scim/v2` that names no endpoint.
 pub async fn unknown_endpoint(req: HttpRequest) -> Result<HttpResponse, ScimError> {
-    Err(ScimError::not_found(format!("no SCIM endpoint at {}", req.path())))
+    Err(ScimError::not_found(format!(
+        "no SCIM endpoint at {}",
+        req.path()
+    )))
 }
 
 /// A method the endpoint does not support.

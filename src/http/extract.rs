@@ -43,10 +43,9 @@ impl FromRequest for Authenticated {
 }
 
 fn bearer_token(req: &HttpRequest) -> Result<String, ScimError> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ScimError::unauthorized("send the token as 'Authorization: Bearer <token>'"))?;
+    let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
+        ScimError::unauthorized("send the token as 'Authorization: Bearer <token>'")
+    })?;
     let value = value
         .to_str()
         .map_err(|_| ScimError::unauthorized("the Authorization header is not valid text"))?;
@@ -85,12 +84,14 @@ pub fn if_match(req: &HttpRequest) -> Result<Precondition, ScimError> {
     }
     let versions = value
         .split(',')
-        .map(|tag| parse_etag(tag).ok_or_else(|| {
-            ScimError::bad_request(format!(
-                "If-Match '{}' is not an ETag this server issued (they look like W/\"3\")",
-                tag.trim()
-            ))
-        }))
+        .map(|tag| {
+            parse_etag(tag).ok_or_else(|| {
+                ScimError::bad_request(format!(
+                    "If-Match '{}' is not an ETag this server issued (they look like W/\"3\")",
+                    tag.trim()
+                ))
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Precondition::Versions(versions))
 }

@@ -20,12 +20,12 @@ pub async fn authorize(store: &Store, principal: &Principal) -> Result<(), ScimE
             if tokens::is_revoked(conn, &principal.token_id)? {
                 return Err(ScimError::unauthorized("the token has been revoked"));
             }
-            if let Some(subject) = &principal.subject {
-                if !users::is_active(conn, &principal.org, subject)? {
-                    return Err(ScimError::unauthorized(
-                        "the user this token acts as is deactivated or no longer exists",
-                    ));
-                }
+            if let Some(subject) = &principal.subject
+                && !users::is_active(conn, &principal.org, subject)?
+            {
+                return Err(ScimError::unauthorized(
+                    "the user this token acts as is deactivated or no longer exists",
+                ));
             }
             Ok(())
         })

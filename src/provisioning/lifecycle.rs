@@ -63,7 +63,13 @@ mod tests {
     fn same_state_is_no_transition() {
         assert_eq!(Transition::between(true, true), None);
         assert_eq!(Transition::between(false, false), None);
-        assert_eq!(Transition::between(true, false), Some(Transition::Deactivate));
-        assert_eq!(Transition::between(false, true), Some(Transition::Reactivate));
+        assert_eq!(
+            Transition::between(true, false),
+            Some(Transition::Deactivate)
+        );
+        assert_eq!(
+            Transition::between(false, true),
+            Some(Transition::Reactivate)
+        );
     }
 }

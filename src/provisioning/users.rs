@@ -59,9 +59,7 @@ pub async fn create(store: &Store, actor: Actor, body: Value) -> Result<UserRow,
     let password_hash = hash_password(validated.password).await?;
     let mut attributes = validated.resource;
     // A user created without `active` has access; say so in the representation (Okta checks it).
-    attributes
-        .entry("active")
-        .or_insert(Value::Bool(true));
+    attributes.entry("active").or_insert(Value::Bool(true));
     let data = UserData::from_resource(attributes);
     store
         .run(move |conn| {
@@ -72,8 +70,16 @@ pub async fn create(store: &Store, actor: Actor, body: Value) -> Result<UserRow,
                     Some(t) => t.record(&actor, now),
                     None => Deactivation::default(),
                 };
-                users::insert(conn, &actor.org, &id, &data, password_hash.as_deref(), &deactivation, now)
-                    .map_err(|e| write_error(e, &data))?;
+                users::insert(
+                    conn,
+                    &actor.org,
+                    &id,
+                    &data,
+                    password_hash.as_deref(),
+                    &deactivation,
+                    now,
+                )
+                .map_err(|e| write_error(e, &data))?;
                 let mut changed: Vec<String> = data.resource.keys().cloned().collect();
                 if password_hash.is_some() {
                     changed.push("password".to_owned());
@@ -120,21 +126,29 @@ pub async fn replace(
     // Validate once against the current state to hash the password outside the transaction;
     // the validation is repeated inside it against the state actually replaced.
     let current = get(store, &actor.org, id.as_str()).await?;
-    let password = resource::validate_replace(&USER_RESOURCE, &current.attributes(), body.clone())?
-        .password;
+    let password =
+        resource::validate_replace(&USER_RESOURCE, &current.attributes(), body.clone())?.password;
     let password_hash = hash_password(password).await?;
-    update(store, actor, id, precondition, password_hash, None, move |current| {
-        let validated = resource::validate_replace(&USER_RESOURCE, current, body.clone())?;
-        let mut next = validated.resource;
-        // PUT without `active` leaves the state as it is rather than deactivating: AIW Okta apps
-        // drop it from profile updates (reference/okta.md).
-        if !next.contains_key("active") {
-            if let Some(active) = current.get("active") {
+    update(
+        store,
+        actor,
+        id,
+        precondition,
+        password_hash,
+        None,
+        move |current| {
+            let validated = resource::validate_replace(&USER_RESOURCE, current, body.clone())?;
+            let mut next = validated.resource;
+            // PUT without `active` leaves the state as it is rather than deactivating: AIW Okta apps
+            // drop it from profile updates (reference/okta.md).
+            if !next.contains_key("active")
+                && let Some(active) = current.get("active")
+            {
                 next.insert("active".to_owned(), active.clone());
             }
-        }
-        Ok(next)
-    })
+            Ok(next)
+        },
+    )
     .await
 }
 
@@ -149,11 +163,19 @@ pub async fn patch(
     let id = parse_id(id)?;
     let password = patch_password(&request)?;
     let password_hash = hash_password(password).await?;
-    update(store, actor, id, precondition, password_hash, None, move |current| {
-        let mut next = patch::apply(&USER_RESOURCE, current, &request)?;
-        next.remove("password");
-        Ok(next)
-    })
+    update(
+        store,
+        actor,
+        id,
+        precondition,
+        password_hash,
+        None,
+        move |current| {
+            let mut next = patch::apply(&USER_RESOURCE, current, &request)?;
+            next.remove("password");
+            Ok(next)
+        },
+    )
     .await
 }
 
@@ -168,11 +190,19 @@ pub async fn set_active(
 ) -> Result<UserRow, ScimError> {
     let id = parse_id(id)?;
     let detail = reason.map(|r| serde_json::json!({ "reason": r }));
-    update(store, actor, id, Precondition::None, None, detail, move |current| {
-        let mut next = current.clone();
-        next.insert("active".to_owned(), Value::Bool(active));
-        Ok(next)
-    })
+    update(
+        store,
+        actor,
+        id,
+        Precondition::None,
+        None,
+        detail,
+        move |current| {
+            let mut next = current.clone();
+            next.insert("active".to_owned(), Value::Bool(active));
+            Ok(next)
+        },
+    )
     .await
 }
 
@@ -190,7 +220,15 @@ pub async fn delete(
                 let current = users::find(conn, &actor.org, &id)?.ok_or_else(|| not_found(&id))?;
                 precondition.check(&current)?;
                 users::delete(conn, &actor.org, &id)?;
-                record(conn, &actor, "user.delete", &id, Vec::new(), None, clock::now())
+                record(
+                    conn,
+                    &actor,
+                    "user.delete",
+                    &id,
+                    Vec::new(),
+                    None,
+                    clock::now(),
+                )
             })
         })
         .await
@@ -214,10 +252,18 @@ where
         .run(move |conn| {
             for _ in 0..MAX_WRITE_ATTEMPTS {
                 let saved = write_tx(conn, |conn| {
-                    let current = users::find(conn, &actor.org, &id)?.ok_or_else(|| not_found(&id))?;
+                    let current =
+                        users::find(conn, &actor.org, &id)?.ok_or_else(|| not_found(&id))?;
                     precondition.check(&current)?;
                     let attributes = next(&current.attributes())?;
-                    save(conn, &actor, &current, attributes, password_hash.as_deref(), detail.clone())
+                    save(
+                        conn,
+                        &actor,
+                        &current,
+                        attributes,
+                        password_hash.as_deref(),
+                        detail.clone(),
+                    )
                 })?;
                 if let Some(row) = saved {
                     return Ok(row);
@@ -258,27 +304,41 @@ fn save(
     }
     let now = clock::now();
     let deactivation = transition.map(|t| t.record(actor, now));
-    let updated = users::update(
-        conn,
-        &actor.org,
-        &id,
-        current.version,
-        &data,
-        password_hash.map(Some),
-        deactivation.as_ref(),
-        now,
-    )
-    .map_err(|e| write_error(e, &data))?;
+    let change = users::Change {
+        data: &data,
+        password_hash,
+        deactivation: deactivation.as_ref(),
+    };
+    let updated = users::update(conn, &actor.org, &id, current.version, &change, now)
+        .map_err(|e| write_error(e, &data))?;
     if !updated {
         return Ok(None);
     }
     if !changed.is_empty() {
-        record(conn, actor, "user.update", &id, changed.into_iter().collect(), None, now)?;
+        record(
+            conn,
+            actor,
+            "user.update",
+            &id,
+            changed.into_iter().collect(),
+            None,
+            now,
+        )?;
     }
     if let Some(t) = transition {
-        record(conn, actor, t.action(), &id, vec!["active".to_owned()], detail, now)?;
+        record(
+            conn,
+            actor,
+            t.action(),
+            &id,
+            vec!["active".to_owned()],
+            detail,
+            now,
+        )?;
     }
-    Ok(Some(users::find(conn, &actor.org, &id)?.ok_or_else(ScimError::internal)?))
+    Ok(Some(
+        users::find(conn, &actor.org, &id)?.ok_or_else(ScimError::internal)?,
+    ))
 }
 
 /// Top-level attribute names whose values differ (extension attributes as `urn:…:name`).
@@ -331,16 +391,23 @@ fn record(
 /// The cleartext password a PATCH sets, if any, so it can be hashed before the transaction.
 fn patch_password(request: &PatchRequest) -> Result<Option<String>, ScimError> {
     let empty = Map::new();
-    let patched = patch::apply(&USER_RESOURCE, &empty, &PatchRequest {
-        operations: request
-            .operations
-            .iter()
-            .filter(|op| op.targets_attribute(&USER_RESOURCE, "password"))
-            .cloned()
-            .collect(),
-    });
+    let patched = patch::apply(
+        &USER_RESOURCE,
+        &empty,
+        &PatchRequest {
+            operations: request
+                .operations
+                .iter()
+                .filter(|op| op.targets_attribute(&USER_RESOURCE, "password"))
+                .cloned()
+                .collect(),
+        },
+    );
     match patched {
-        Ok(map) => Ok(map.get("password").and_then(Value::as_str).map(str::to_owned)),
+        Ok(map) => Ok(map
+            .get("password")
+            .and_then(Value::as_str)
+            .map(str::to_owned)),
         // Errors surface when the whole request is applied to the real user.
         Err(_) => Ok(None),
     }

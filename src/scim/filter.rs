@@ -16,30 +16,41 @@ use super::error::ScimError;
 use super::path::{self, AttrPath, PatchPath};
 use super::schema::{AttributeDef, AttributeType, ResourceTypeDef};
 
-/// Longest filter (or PATCH path) text the parser accepts, in bytes; longer → `invalidFilter`.
+/// Longest filter (or PATCH path) text the parser accepts, in bytes; longer → `invalidFilter`
+/// (RFC 7644 §3.4.2.2 sets no limit; §7.2 asks servers to bound request processing).
 pub const MAX_FILTER_LENGTH: usize = 8 * 1024;
 
 /// Deepest nesting the parser accepts: `(`, `[` and `not` levels, and also the height of the
 /// resulting tree (chains of `and`/`or` are built balanced, so they add only log₂ of their
-/// length). Deeper → `invalidFilter`. Every walk over a parsed [`Filter`] is bounded by it.
+/// length). Deeper → `invalidFilter` (RFC 7644 §3.4.2.2). Every walk over a parsed [`Filter`]
+/// is bounded by it.
 pub const MAX_FILTER_DEPTH: usize = 64;
 
 /// Attribute operators of RFC 7644 §3.4.2.2 (table 3), except `pr` (see [`Filter::Present`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CompareOp {
+    /// `eq`: equal.
     Eq,
+    /// `ne`: not equal.
     Ne,
+    /// `co`: contains (substring).
     Co,
+    /// `sw`: starts with.
     Sw,
+    /// `ew`: ends with.
     Ew,
+    /// `gt`: greater than (lexical, numeric or chronological).
     Gt,
+    /// `ge`: greater than or equal.
     Ge,
+    /// `lt`: less than.
     Lt,
+    /// `le`: less than or equal.
     Le,
 }
 
 impl CompareOp {
-    /// The operator as spelled in the RFC (lowercase).
+    /// The operator as spelled in RFC 7644 §3.4.2.2 (lowercase).
     pub fn as_str(self) -> &'static str {
         match self {
             CompareOp::Eq => "eq",
@@ -62,7 +73,7 @@ impl CompareOp {
         )
     }
 
-    /// `co`, `sw`, `ew`: substring operators, meaningful on strings only.
+    /// `co`, `sw`, `ew`: substring operators, meaningful on strings only (RFC 7644 §3.4.2.2).
     pub fn is_substring(self) -> bool {
         matches!(self, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
     }
@@ -90,7 +101,8 @@ impl fmt::Display for CompareOp {
     }
 }
 
-/// A filter expression (RFC 7644 §3.4.2.2, ABNF `FILTER`).
+/// A filter expression (RFC 7644 §3.4.2.2, ABNF `FILTER`). Every walk over it (validation,
+/// evaluation, SQL translation) may recurse: parsed filters are at most [`MAX_FILTER_DEPTH`] high.
 ///
 /// Build one with [`str::parse`] / [`Filter::from_str`], then [`Filter::validate`] it against a
 /// resource type before evaluating or translating it.
@@ -110,7 +122,8 @@ pub enum Filter {
     Or(Box<Filter>, Box<Filter>),
     /// `not (a)`.
     Not(Box<Filter>),
-    /// `emails[type eq "work" and value co "@x"]` — inner paths are relative to the multi-valued attribute
+    /// `emails[type eq "work" and value co "@x"]` (ABNF `valuePath`): inner paths are relative
+    /// to the multi-valued attribute and are plain sub-attribute names; value paths do not nest.
     ValuePath { attr: AttrPath, filter: Box<Filter> },
 }
 

@@ -30,7 +30,7 @@ pub static SCHEMAS_ATTRIBUTE: AttributeDef = AttributeDef {
     sub_attributes: &[],
 };
 
-/// An attribute path without a value filter (RFC 7644 §3.10):
+/// An attribute path without a value filter (RFC 7644 §3.10, ABNF `attrPath` of §3.4.2.2):
 /// `[URN ":"] attr ["." subAttr]`, for example `userName`, `name.givenName`,
 /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -44,7 +44,7 @@ pub struct AttrPath {
 }
 
 impl AttrPath {
-    /// A path to the attribute `attr` (no URN, no sub-attribute).
+    /// A path to the attribute `attr` (no URN, no sub-attribute; RFC 7644 §3.10).
     pub fn new(attr: impl Into<String>) -> Self {
         Self {
             urn: None,
@@ -53,7 +53,7 @@ impl AttrPath {
         }
     }
 
-    /// A path to `attr.sub_attr` (no URN).
+    /// A path to `attr.sub_attr` (no URN; RFC 7644 §3.10).
     pub fn with_sub(attr: impl Into<String>, sub_attr: impl Into<String>) -> Self {
         Self {
             urn: None,
@@ -189,7 +189,8 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// The definition the path ends at: the sub-attribute if any, else the attribute.
+    /// The definition the path ends at: the sub-attribute if any, else the attribute
+    /// (RFC 7643 §2.2, whose characteristics govern comparison and writes).
     pub fn leaf(&self) -> &'static AttributeDef {
         self.sub.unwrap_or(self.attr)
     }
@@ -234,7 +235,8 @@ impl PatchPath {
         filter::parse_patch_path(s).map_err(ScimError::invalid_path)
     }
 
-    /// The sub-attribute the path ends at, with or without a filter.
+    /// The sub-attribute the path ends at, with or without a filter (RFC 7644 §3.5.2
+    /// `attrPath / valuePath [subAttr]`).
     pub fn sub(&self) -> Option<&str> {
         self.sub_attr.as_deref().or(self.attr.sub_attr.as_deref())
     }

@@ -9,7 +9,8 @@ use serde::Serialize;
 /// URN of the core User schema (RFC 7643 §4.1).
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// URN of the Enterprise User extension (RFC 7643 §4.3).
-pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const ENTERPRISE_USER_SCHEMA: &str =
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 /// URN of the core Group schema (RFC 7643 §4.2).
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 /// The group schema URN Entra ID sends on group creation; accepted as an alias of [`GROUP_SCHEMA`].
@@ -204,7 +205,10 @@ impl ResourceTypeDef {
     /// The schema (core or extension) whose URN is `urn`, ignoring case (RFC 7643 §2.1).
     pub fn schema(&self, urn: &str) -> Option<&'static SchemaDef> {
         if self.schema.id.eq_ignore_ascii_case(urn)
-            || self.schema_aliases.iter().any(|a| a.eq_ignore_ascii_case(urn))
+            || self
+                .schema_aliases
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(urn))
         {
             return Some(self.schema);
         }
@@ -257,7 +261,9 @@ pub static COMMON_ATTRIBUTES: &[AttributeDef] = &[
     AttributeDef::complex(
         "meta",
         &[
-            AttributeDef::string("resourceType").case_exact().read_only(),
+            AttributeDef::string("resourceType")
+                .case_exact()
+                .read_only(),
             AttributeDef::new("created", AttributeType::DateTime).read_only(),
             AttributeDef::new("lastModified", AttributeType::DateTime).read_only(),
             AttributeDef::reference("location", &["uri"])
@@ -376,7 +382,8 @@ pub static ENTERPRISE_USER: SchemaDef = SchemaDef {
     name: "EnterpriseUser",
     description: "Enterprise User",
     attributes: &[
-        AttributeDef::string("employeeNumber").describe("Numeric or alphanumeric identifier assigned to a person."),
+        AttributeDef::string("employeeNumber")
+            .describe("Numeric or alphanumeric identifier assigned to a person."),
         AttributeDef::string("costCenter").describe("Identifies the name of a cost center."),
         AttributeDef::string("organization").describe("Identifies the name of an organization."),
         AttributeDef::string("division").describe("Identifies the name of a division."),
@@ -384,7 +391,8 @@ pub static ENTERPRISE_USER: SchemaDef = SchemaDef {
         AttributeDef::complex(
             "manager",
             &[
-                AttributeDef::string("value").describe("The id of the SCIM resource representing the user's manager."),
+                AttributeDef::string("value")
+                    .describe("The id of the SCIM resource representing the user's manager."),
                 AttributeDef::reference("$ref", &["User"]),
                 AttributeDef::string("displayName").read_only(),
             ],
@@ -400,7 +408,9 @@ pub static GROUP: SchemaDef = SchemaDef {
     description: "Group",
     attributes: &[
         AttributeDef::string("displayName")
-            .describe("A human-readable name for the Group. Unique per organization, ignoring case.")
+            .describe(
+                "A human-readable name for the Group. Unique per organization, ignoring case.",
+            )
             .required()
             .unique(Uniqueness::Server),
         AttributeDef::complex(
@@ -409,7 +419,9 @@ pub static GROUP: SchemaDef = SchemaDef {
                 AttributeDef::string("value").immutable(),
                 AttributeDef::reference("$ref", &["User", "Group"]).immutable(),
                 AttributeDef::string("display").read_only(),
-                AttributeDef::string("type").canonical(&["User", "Group"]).immutable(),
+                AttributeDef::string("type")
+                    .canonical(&["User", "Group"])
+                    .immutable(),
             ],
         )
         .describe("A list of members of the Group.")
@@ -450,11 +462,20 @@ mod tests {
         let emails = USER.attribute("emails");
         assert!(emails.is_some_and(|e| e.multi_valued));
         assert_eq!(
-            emails.and_then(|e| e.sub_attribute("VALUE")).map(|a| a.name),
+            emails
+                .and_then(|e| e.sub_attribute("VALUE"))
+                .map(|a| a.name),
             Some("value")
         );
-        assert_eq!(USER_RESOURCE.core_attribute("ID").map(|a| a.name), Some("id"));
-        assert!(USER_RESOURCE.schema(&ENTERPRISE_USER_SCHEMA.to_uppercase()).is_some());
+        assert_eq!(
+            USER_RESOURCE.core_attribute("ID").map(|a| a.name),
+            Some("id")
+        );
+        assert!(
+            USER_RESOURCE
+                .schema(&ENTERPRISE_USER_SCHEMA.to_uppercase())
+                .is_some()
+        );
         assert!(GROUP_RESOURCE.schema(ENTRA_GROUP_SCHEMA).is_some());
     }
 

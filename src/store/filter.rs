@@ -4,12 +4,12 @@
 //! data); every value from a request is a bound parameter. Each filter shape that cannot be
 //! translated is named and answered with `invalidFilter`, never a full scan in memory.
 
+use chrono::{DateTime, NaiveDateTime};
 use diesel::backend::Backend;
 use diesel::expression::{AppearsOnTable, Expression, ValidGrouping};
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, HasSqlType, Text, Timestamp};
 use diesel::serialize::ToSql;
-use chrono::{DateTime, NaiveDateTime};
+use diesel::sql_types::{Bool, HasSqlType, Text, Timestamp};
 use serde_json::Value;
 
 use crate::scim::ScimError;
@@ -75,7 +75,6 @@ where
     }
 }
 
-
 /// Translates a validated filter on Users (canonical paths, see `Filter::validate`) to SQL.
 ///
 /// Translated today: `id`, `externalId`, `userName`, `displayName`, `active`, `meta.created`,
@@ -122,7 +121,13 @@ fn fold_lower(s: &str) -> String {
 fn column(scope: Scope, path: &AttrPath) -> Option<Column> {
     let attr = path.attr.as_str();
     let sub = path.sub_attr.as_deref();
-    let col = |sql, kind, nullable| Some(Column { sql, kind, nullable });
+    let col = |sql, kind, nullable| {
+        Some(Column {
+            sql,
+            kind,
+            nullable,
+        })
+    };
     match (scope, path.urn.is_some(), attr, sub) {
         (Scope::Users, false, "id", None) => col("users.id", Kind::Exact, false),
         (Scope::Users, false, "externalId", None) => col("users.external_id", Kind::Exact, true),
@@ -133,7 +138,9 @@ fn column(scope: Scope, path: &AttrPath) -> Option<Column> {
         ),
         (Scope::Users, false, "displayName", None) => col("users.display_name", Kind::Lower, true),
         (Scope::Users, false, "active", None) => col("users.active", Kind::Bool, false),
-        (Scope::Users, false, "meta", Some("created")) => col("users.created_at", Kind::Timestamp, false),
+        (Scope::Users, false, "meta", Some("created")) => {
+            col("users.created_at", Kind::Timestamp, false)
+        }
         (Scope::Users, false, "meta", Some("lastModified")) => {
             col("users.last_modified", Kind::Timestamp, false)
         }
@@ -155,7 +162,11 @@ fn write_filter(out: &mut SqlBool, filter: &Filter, scope: Scope) -> Result<(), 
         Filter::And(a, b) | Filter::Or(a, b) => {
             out.push("(");
             write_filter(out, a, scope)?;
-            out.push(if matches!(filter, Filter::And(..)) { ") AND (" } else { ") OR (" });
+            out.push(if matches!(filter, Filter::And(..)) {
+                ") AND ("
+            } else {
+                ") OR ("
+            });
             write_filter(out, b, scope)?;
             out.push(")");
         }
@@ -230,14 +241,18 @@ fn write_compare(
     if value.is_null() {
         // `eq null` matches an absent attribute, `ne null` a present one (RFC 7643 §2.5).
         out.push(col.sql);
-        out.push(if op == CompareOp::Eq { " IS NULL" } else { " IS NOT NULL" });
+        out.push(if op == CompareOp::Eq {
+            " IS NULL"
+        } else {
+            " IS NOT NULL"
+        });
         return Ok(());
     }
     match col.kind {
         Kind::Bool => {
-            let wanted = value
-                .as_bool()
-                .ok_or_else(|| ScimError::invalid_filter(format!("'{path}' compares with true or false")))?;
+            let wanted = value.as_bool().ok_or_else(|| {
+                ScimError::invalid_filter(format!("'{path}' compares with true or false"))
+            })?;
             let negate = (op == CompareOp::Ne) == wanted;
             // A keyword, not a bound value, so that the partial index on inactive users applies.
             if negate {
@@ -248,7 +263,9 @@ fn write_compare(
         Kind::Timestamp => {
             let text = value.as_str().unwrap_or_default();
             let at = DateTime::parse_from_rfc3339(text)
-                .map_err(|_| ScimError::invalid_filter(format!("'{text}' is not an RFC 3339 dateTime")))?
+                .map_err(|_| {
+                    ScimError::invalid_filter(format!("'{text}' is not an RFC 3339 dateTime"))
+                })?
                 .naive_utc();
             let sql_op = ordering_sql(op).ok_or_else(|| {
                 ScimError::invalid_filter(format!("'{op}' does not apply to the dateTime '{path}'"))

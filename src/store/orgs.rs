@@ -9,11 +9,19 @@ use crate::ids::OrgId;
 
 /// Whether the org exists.
 pub fn exists(conn: &mut DbConnection, org: &OrgId) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(orgs::table.filter(orgs::id.eq(org.as_str())))).get_result(conn)
+    diesel::select(diesel::dsl::exists(
+        orgs::table.filter(orgs::id.eq(org.as_str())),
+    ))
+    .get_result(conn)
 }
 
 /// Creates an org. A slug that is taken is a unique violation.
-pub fn create(conn: &mut DbConnection, org: &OrgId, name: &str, now: DateTime<Utc>) -> QueryResult<()> {
+pub fn create(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    name: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
     diesel::insert_into(orgs::table)
         .values((
             orgs::id.eq(org.as_str()),

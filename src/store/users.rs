@@ -77,7 +77,10 @@ impl UserData {
             user_name: text("userName").unwrap_or_default(),
             external_id: text("externalId"),
             display_name: text("displayName"),
-            active: resource.get("active").and_then(Value::as_bool).unwrap_or(true),
+            active: resource
+                .get("active")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
             resource,
         }
     }
@@ -146,6 +149,16 @@ pub fn is_active(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryResu
     Ok(active == Some(true))
 }
 
+/// What an update writes.
+#[derive(Debug, Clone, Copy)]
+pub struct Change<'a> {
+    pub data: &'a UserData,
+    /// A new password hash; `None` keeps the stored one.
+    pub password_hash: Option<&'a str>,
+    /// A new deactivation record; `None` keeps the stored one.
+    pub deactivation: Option<&'a Deactivation>,
+}
+
 /// Replaces the user's data if its version is still `expected_version`, bumping the version.
 /// Returns false when the row is gone or was changed concurrently (the caller re-reads).
 pub fn update(
@@ -153,11 +166,10 @@ pub fn update(
     org: &OrgId,
     id: &UserId,
     expected_version: i64,
-    data: &UserData,
-    password_hash: Option<Option<&str>>,
-    deactivation: Option<&Deactivation>,
+    change: &Change<'_>,
     now: DateTime<Utc>,
 ) -> QueryResult<bool> {
+    let data = change.data;
     let target = users::table
         .filter(users::org_id.eq(org.as_str()))
         .filter(users::id.eq(id.as_str()))
@@ -176,12 +188,12 @@ pub fn update(
     if updated == 0 {
         return Ok(false);
     }
-    if let Some(hash) = password_hash {
+    if let Some(hash) = change.password_hash {
         diesel::update(users::table.filter(users::id.eq(id.as_str())))
             .set(users::password_hash.eq(hash))
             .execute(conn)?;
     }
-    if let Some(d) = deactivation {
+    if let Some(d) = change.deactivation {
         diesel::update(users::table.filter(users::id.eq(id.as_str())))
             .set((
                 users::deactivated_at.eq(d.at.map(|t| t.naive_utc())),
@@ -190,7 +202,8 @@ pub fn update(
             ))
             .execute(conn)?;
     }
-    diesel::delete(user_emails::table.filter(user_emails::user_id.eq(id.as_str()))).execute(conn)?;
+    diesel::delete(user_emails::table.filter(user_emails::user_id.eq(id.as_str())))
+        .execute(conn)?;
     diesel::delete(user_phone_numbers::table.filter(user_phone_numbers::user_id.eq(id.as_str())))
         .execute(conn)?;
     write_children(conn, org, id, &data.resource)?;
@@ -323,7 +336,10 @@ mod tests {
     fn user_name_key_folds_all_of_unicode() {
         assert_eq!(user_name_key("Alice@Example.COM"), "alice@example.com");
         assert_eq!(user_name_key("Übel@x"), user_name_key("übel@x"));
-        assert_eq!(user_name_key("ALİCE"), user_name_key("ALİCE".to_lowercase().as_str()));
+        assert_eq!(
+            user_name_key("ALİCE"),
+            user_name_key("ALİCE".to_lowercase().as_str())
+        );
         assert_eq!(user_name_key("ＡＢＣ"), "abc");
         // Precomposed and decomposed forms are one name.
         assert_eq!(user_name_key("e\u{301}"), user_name_key("\u{e9}"));

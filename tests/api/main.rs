@@ -1,1 +1,19 @@
+//! The integration test binary: the real roster server on port 0, a fresh database per test,
+//! every test on SQLite and on PostgreSQL (see `helpers::both_backends!`).
+//!
+//! PostgreSQL is reached at `ROSTER_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); when it is unreachable the PostgreSQL half
+//! of every test fails. It is never skipped.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[macro_use]
+mod helpers;
+
+mod auth;
+mod concurrency;
+mod discovery;
+mod errors;
+mod schema;
+mod tenancy;
+mod users;

@@ -65,7 +65,10 @@ pub async fn list(
         .collect();
     let total = u64::try_from(page.total).unwrap_or_default();
     let start = u64::try_from(start_index).unwrap_or(1);
-    Ok(respond(StatusCode::OK, &list_response(resources, total, start)))
+    Ok(respond(
+        StatusCode::OK,
+        &list_response(resources, total, start),
+    ))
 }
 
 /// `POST /Users`: 201 with the created user, `Location` and `ETag`.
