@@ -41,6 +41,12 @@ impl RootSpanBuilder for RosterRootSpan {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
+        let status = match outcome {
+            Ok(response) => response.status().as_u16(),
+            Err(e) => e.as_response_error().status_code().as_u16(),
+        };
+        DefaultRootSpanBuilder::on_request_end(span.clone(), outcome);
+        // One line per request, carrying the span's fields (request id, method, route, org).
+        tracing::info!(parent: &span, status, "request completed");
     }
 }

@@ -31,10 +31,23 @@ impl AppState {
 /// Registers every route of roster.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
         .service(web::scope("/scim/v2").configure(scim::routes));
 }
 
 /// Liveness: the process answers.
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// Readiness: the database answers. 503 while it does not, so a load balancer routes around
+/// this node.
+async fn readyz(state: web::Data<AppState>) -> actix_web::HttpResponse {
+    match state.store.ping().await {
+        Ok(_) => actix_web::HttpResponse::Ok().body("ready"),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            actix_web::HttpResponse::ServiceUnavailable().body("database unavailable")
+        }
+    }
 }

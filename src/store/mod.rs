@@ -197,6 +197,17 @@ impl Store {
         Ok(applied.len())
     }
 
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|conn| {
+            diesel::sql_query("SELECT 1")
+                .execute(conn)
+                .map(drop)
+                .map_err(StoreError::from)
+        })
+        .await
+    }
+
     /// Runs blocking database work off the async workers, inside the caller's tracing span.
     ///
     /// This is the one way request handlers reach the database: the closure gets a pooled

@@ -244,3 +244,45 @@ both_backends! {
         assert_scim_error(clash, 409, Some("uniqueness")).await;
     }
 }
+
+both_backends! {
+    async fn every_change_is_audited_once(app) {
+        let id = app.create_user("audited@example.com").await["id"].as_str().unwrap().to_owned();
+        let deactivate = json!([{"op": "replace", "value": {"active": false}}]);
+        let reactivate = json!([{"op": "Replace", "path": "active", "value": "True"}]);
+        for ops in [&deactivate, &deactivate, &reactivate, &reactivate] {
+            assert_eq!(app.patch_user(&id, ops.clone()).await.status(), StatusCode::OK);
+        }
+        let rename = json!([{"op": "replace", "path": "displayName", "value": "Renamed"}]);
+        assert_eq!(app.patch_user(&id, rename).await.status(), StatusCode::OK);
+        assert_eq!(
+            app.request(Method::DELETE, &format!("/Users/{id}"), None).await.status(),
+            StatusCode::NO_CONTENT
+        );
+
+        let store = app.store.clone();
+        let target = id.clone();
+        let events = tokio::task::spawn_blocking(move || {
+            let org = roster::ids::OrgId::parse("default").unwrap();
+            roster::store::audit::list(&mut store.conn().unwrap(), &org, Some(&target), None, 100).unwrap()
+        })
+        .await
+        .unwrap();
+        let seen: Vec<(&str, &str, Value)> = events
+            .iter()
+            .map(|e| (e.action.as_str(), e.channel.as_str(), e.attributes.0.clone()))
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("user.create", "scim", json!(["schemas", "externalId", "userName", "name", "displayName", "locale", "active", "emails", "password"])),
+                ("user.deactivate", "scim", json!(["active"])),
+                ("user.reactivate", "scim", json!(["active"])),
+                ("user.update", "scim", json!(["displayName"])),
+                ("user.delete", "scim", json!([])),
+            ]
+        );
+        // The actor is the token (no `sub`): its jti.
+        assert!(events.iter().all(|e| !e.actor.is_empty()));
+    }
+}
