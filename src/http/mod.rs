@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, extractors, and the mapping of every failure to a SCIM error.
 //! Handlers parse the request into typed values, call `provisioning/`, and render the result.
 
+pub mod admin;
 pub mod error;
 pub mod extract;
 pub mod scim;
@@ -32,7 +33,13 @@ impl AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .service(web::scope("/scim/v2").configure(scim::routes));
+        .service(web::scope("/scim/v2").configure(scim::routes))
+        .service(
+            web::scope("/admin/v1")
+                .app_data(admin::json_config())
+                .app_data(admin::query_config())
+                .configure(admin::routes),
+        );
 }
 
 /// Liveness: the process answers.

@@ -2,6 +2,7 @@
 //! that opens write transactions and writes audit events (DESIGN.md §3, §4).
 
 pub mod access;
+pub mod audit;
 pub mod lifecycle;
 pub mod users;
 

@@ -114,6 +114,18 @@ pub async fn list(
         .await
 }
 
+/// The admin "Manage users" list.
+pub async fn search(
+    store: &Store,
+    org: &OrgId,
+    search: users::Search,
+) -> Result<Vec<UserRow>, ScimError> {
+    let org = org.clone();
+    store
+        .run(move |conn| Ok(users::search(conn, &org, &search)?))
+        .await
+}
+
 /// `PUT /Users/{id}` (RFC 7644 §3.5.1): full replace.
 pub async fn replace(
     store: &Store,

@@ -337,3 +337,23 @@ fn escape_like(s: &str) -> String {
     }
     out
 }
+
+/// The admin list's text search: `text` anywhere in userName, displayName or an email address,
+/// ignoring case.
+pub fn text_search(text: &str) -> SqlBool {
+    let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+    let mut out = SqlBool::default();
+    out.push("users.user_name_ci LIKE ");
+    out.bind(format!(
+        "%{}%",
+        escape_like(&super::users::user_name_key(text))
+    ));
+    out.push(" ESCAPE '\\' OR lower(users.display_name) LIKE ");
+    out.bind(pattern.clone());
+    out.push(
+        " ESCAPE '\\' OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = users.id AND e.value_ci LIKE ",
+    );
+    out.bind(pattern);
+    out.push(" ESCAPE '\\')");
+    out
+}

@@ -273,6 +273,41 @@ pub fn list(
     Ok(Page { total, rows })
 }
 
+/// What the admin "Manage users" list asks for.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    /// `Some(true)`: active users only; `Some(false)`: deactivated only.
+    pub active: Option<bool>,
+    /// Text to find in userName, displayName or emails.
+    pub text: Option<String>,
+    /// Keyset cursor: only users with an id after this one.
+    pub after: Option<UserId>,
+    pub limit: i64,
+}
+
+/// Users of `org` matching `search`, ordered by id (creation order, as ids are UUIDv7).
+pub fn search(conn: &mut DbConnection, org: &OrgId, search: &Search) -> QueryResult<Vec<UserRow>> {
+    let mut query = users::table
+        .filter(users::org_id.eq(org.as_str()))
+        .select(UserRow::as_select())
+        .order(users::id.asc())
+        .limit(search.limit)
+        .into_boxed();
+    match search.active {
+        // Keywords rather than a bound value, so the partial index on inactive users applies.
+        Some(true) => query = query.filter(users::active),
+        Some(false) => query = query.filter(diesel::dsl::not(users::active)),
+        None => {}
+    }
+    if let Some(text) = search.text.as_deref().filter(|t| !t.is_empty()) {
+        query = query.filter(super::filter::text_search(text));
+    }
+    if let Some(after) = &search.after {
+        query = query.filter(users::id.gt(after.as_str().to_owned()));
+    }
+    query.load(conn)
+}
+
 /// Mirrors `emails` and `phoneNumbers` of a resource into their child tables.
 fn write_children(
     conn: &mut DbConnection,

@@ -10,10 +10,12 @@
 #[macro_use]
 mod helpers;
 
+mod admin;
 mod auth;
 mod concurrency;
 mod discovery;
 mod errors;
+mod lifecycle;
 mod schema;
 mod tenancy;
 mod users;

@@ -1,6 +1,7 @@
 //! `/scim/v2` (RFC 7644): routes and the response helpers its handlers share.
 
 pub mod discovery;
+pub mod me;
 pub mod users;
 
 use actix_web::http::StatusCode;
@@ -31,6 +32,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(users::replace))
             .route(web::patch().to(users::patch))
             .route(web::delete().to(users::delete))
+            .default_service(not_allowed()),
+    )
+    .service(
+        web::resource("/Me")
+            .route(web::get().to(me::get))
+            .route(web::put().to(me::replace))
+            .route(web::patch().to(me::patch))
+            .route(web::delete().to(me::delete))
             .default_service(not_allowed()),
     )
     .service(

@@ -1,0 +1,212 @@
+//! `/admin/v1/users`: list, read, deactivate, activate — the "Manage users" screen.
+
+use actix_web::{HttpResponse, web};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Admin, AdminError};
+use crate::http::AppState;
+use crate::ids::UserId;
+use crate::provisioning::users::{self, etag};
+use crate::provisioning::{Actor, Channel};
+use crate::store::users::{Search, UserRow};
+
+/// Default and largest page of the admin list.
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 500;
+
+/// A user as the admin console shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminUser {
+    pub id: String,
+    pub user_name: String,
+    pub display_name: Option<String>,
+    pub external_id: Option<String>,
+    pub emails: Vec<String>,
+    pub active: bool,
+    /// RFC 3339; present while the user is deactivated.
+    pub deactivated_at: Option<String>,
+    /// Who deactivated the user: a token's `sub` or `jti`.
+    pub deactivated_by: Option<String>,
+    /// Through which surface: `scim` or `admin`.
+    pub deactivated_via: Option<String>,
+    pub created: String,
+    pub last_modified: String,
+    pub version: String,
+}
+
+impl From<&UserRow> for AdminUser {
+    fn from(row: &UserRow) -> AdminUser {
+        let emails = row
+            .resource
+            .0
+            .get("emails")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|e| e.get("value").and_then(Value::as_str).map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let time = |t: chrono::NaiveDateTime| {
+            t.and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        };
+        AdminUser {
+            id: row.id.clone(),
+            user_name: row.user_name.clone(),
+            display_name: row.display_name.clone(),
+            external_id: row.external_id.clone(),
+            emails,
+            active: row.active,
+            deactivated_at: row.deactivated_at.map(time),
+            deactivated_by: row.deactivated_by.clone(),
+            deactivated_via: row.deactivated_via.clone(),
+            created: time(row.created_at),
+            last_modified: time(row.last_modified),
+            version: etag(row.version),
+        }
+    }
+}
+
+/// Query of `GET /admin/v1/users`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// `active` or `deactivated`; absent: both.
+    status: Option<String>,
+    /// Text to find in userName, displayName or emails.
+    q: Option<String>,
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+/// One page of the list, and the cursor of the next page (absent on the last one).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPage {
+    pub users: Vec<AdminUser>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /admin/v1/users?status=&q=&cursor=&limit=`
+pub async fn list(
+    admin: Admin,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let query = query.into_inner();
+    let active = match query.status.as_deref() {
+        None | Some("") => None,
+        Some("active") => Some(true),
+        Some("deactivated") => Some(false),
+        Some(other) => {
+            return Err(AdminError::invalid(format!(
+                "status must be 'active' or 'deactivated', not '{other}'"
+            )));
+        }
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(AdminError::invalid(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let search = Search {
+        active,
+        text: query.q,
+        after,
+        // One more than asked tells whether a next page exists.
+        limit: limit + 1,
+    };
+    let mut rows = users::search(&state.store, &admin.0.org, search).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or_default());
+    let next_cursor = rows
+        .last()
+        .filter(|_| more)
+        .map(|row| URL_SAFE_NO_PAD.encode(row.id.as_bytes()));
+    Ok(HttpResponse::Ok().json(UserPage {
+        users: rows.iter().map(AdminUser::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// `GET /admin/v1/users/{id}`
+pub async fn get(
+    admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    let row = users::get(&state.store, &admin.0.org, &id).await?;
+    Ok(HttpResponse::Ok().json(AdminUser::from(&row)))
+}
+
+/// Optional body of `POST …/deactivate`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeactivateBody {
+    /// Why, recorded in the audit event.
+    reason: Option<String>,
+}
+
+/// `POST /admin/v1/users/{id}/deactivate`: idempotent; returns the user.
+pub async fn deactivate(
+    admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    // The body is optional; when present it must be the documented JSON.
+    let reason = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<DeactivateBody>(&body)
+            .map_err(|e| {
+                AdminError::invalid(format!(
+                    "the body must be {{\"reason\": \"…\"}} or empty: {e}"
+                ))
+            })?
+            .reason
+    };
+    set_active(admin, state, &id, false, reason).await
+}
+
+/// `POST /admin/v1/users/{id}/activate`: idempotent; returns the user.
+pub async fn activate(
+    admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    set_active(admin, state, &id, true, None).await
+}
+
+async fn set_active(
+    admin: Admin,
+    state: web::Data<AppState>,
+    id: &str,
+    active: bool,
+    reason: Option<String>,
+) -> Result<HttpResponse, AdminError> {
+    let actor = Actor::from_principal(&admin.0, Channel::Admin);
+    let row = users::set_active(&state.store, actor, id, active, reason).await?;
+    Ok(HttpResponse::Ok().json(AdminUser::from(&row)))
+}
+
+fn decode_cursor(cursor: &str) -> Result<UserId, AdminError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|id| UserId::parse(&id))
+        .ok_or_else(|| {
+            AdminError::new(
+                400,
+                "invalid_cursor",
+                "the cursor is not one this API returned; start again without it",
+            )
+        })
+}
