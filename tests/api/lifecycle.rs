@@ -93,10 +93,10 @@ impl Node {
     async fn wait_ready(&self, client: &reqwest::Client) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(r) = client.get(format!("{}/readyz", self.address)).send().await {
-                if r.status() == StatusCode::OK {
-                    return;
-                }
+            if let Ok(r) = client.get(format!("{}/readyz", self.address)).send().await
+                && r.status() == StatusCode::OK
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
