@@ -49,12 +49,10 @@ impl Application {
                 .app_data(
                     web::JsonConfig::default()
                         .limit(max_body)
+                        // The media type is checked by the `ScimJson` extractor, which also
+                        // accepts a body without a Content-Type.
                         .content_type_required(false)
-                        .content_type(|mime| {
-                            mime.type_() == "application"
-                                && (mime.subtype() == "json" || mime.subtype() == "scim")
-                                && mime.suffix().is_none_or(|s| s == "json")
-                        })
+                        .content_type(|m| http::extract::is_json_media_type(&m))
                         .error_handler(http::error::json_error),
                 )
                 .app_data(web::QueryConfig::default().error_handler(http::error::query_error))

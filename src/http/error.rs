@@ -67,11 +67,19 @@ pub async fn unknown_endpoint(req: HttpRequest) -> Result<HttpResponse, ScimErro
     )))
 }
 
-/// A method the endpoint does not support.
-pub async fn method_not_allowed(req: HttpRequest) -> Result<HttpResponse, ScimError> {
-    Err(ScimError::method_not_allowed(format!(
-        "{} is not supported on {}",
-        req.method(),
-        req.path()
-    )))
+/// A handler for the methods an endpoint does not support: 405 with the SCIM error body and the
+/// `Allow` header naming the methods it does (RFC 9110 §15.5.6).
+pub fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    actix_web::web::to(move |req: HttpRequest| async move {
+        let error = ScimError::method_not_allowed(format!(
+            "{} is not supported on {}; use {allow}",
+            req.method(),
+            req.path()
+        ));
+        let mut response = error.error_response();
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static(allow));
+        response
+    })
 }

@@ -5,6 +5,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
+use actix_web::mime;
 use actix_web::{FromRequest, HttpRequest, web};
 use serde_json::Value;
 
@@ -67,9 +68,49 @@ fn bearer_token(req: &HttpRequest) -> Result<String, ScimError> {
     Ok(token.to_owned())
 }
 
-/// A JSON request body (`application/scim+json` or `application/json`), size-limited, parsed
-/// once. Failures are SCIM errors (see [`super::error::json_error`]).
-pub type ScimJson = web::Json<Value>;
+/// A JSON request body, size-limited and parsed once. The media type must be
+/// `application/scim+json` or `application/json` (RFC 7644 §3.8); a body sent without a
+/// `Content-Type` is read as JSON too. Failures are SCIM errors: another media type is 415, the
+/// rest as [`super::error::json_error`] maps them.
+#[derive(Debug)]
+pub struct ScimJson(pub Value);
+
+impl ScimJson {
+    /// The parsed body.
+    pub fn into_inner(self) -> Value {
+        self.0
+    }
+}
+
+/// Whether `mime` is a JSON media type SCIM clients send.
+pub fn is_json_media_type(mime: &mime::Mime) -> bool {
+    mime.type_() == mime::APPLICATION
+        && (mime.subtype() == mime::JSON || mime.subtype() == "scim")
+        && mime.suffix().is_none_or(|s| s == mime::JSON)
+}
+
+impl FromRequest for ScimJson {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let declared = req.headers().get(header::CONTENT_TYPE).map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.parse::<mime::Mime>().ok())
+                .filter(is_json_media_type)
+        });
+        if let Some(None) = declared {
+            let error = ScimError::unsupported_media_type(
+                "send the body as application/scim+json or application/json",
+            );
+            return Box::pin(async move { Err(error.into()) });
+        }
+        let body = web::Json::<Value>::from_request(req, payload);
+        Box::pin(async move { Ok(ScimJson(body.await?.into_inner())) })
+    }
+}
 
 /// The `If-Match` header as a [`Precondition`] (RFC 7644 §3.14, RFC 9110 §13.1.1).
 pub fn if_match(req: &HttpRequest) -> Result<Precondition, ScimError> {

@@ -91,7 +91,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::json::JsonDoc;
+
+    groups (id) {
+        id -> Text,
+        org_id -> Text,
+        display_name -> Text,
+        display_name_ci -> Text,
+        external_id -> Nullable<Text>,
+        resource -> JsonDoc,
+        version -> BigInt,
+        created_at -> Timestamp,
+        last_modified -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    group_members (group_id, member_id) {
+        group_id -> Text,
+        org_id -> Text,
+        member_id -> Text,
+        member_type -> Text,
+    }
+}
+
 diesel::joinable!(users -> orgs (org_id));
+diesel::joinable!(groups -> orgs (org_id));
+diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(user_emails -> users (user_id));
 diesel::joinable!(user_phone_numbers -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -101,4 +131,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_phone_numbers,
     revoked_tokens,
     audit_events,
+    groups,
+    group_members,
 );

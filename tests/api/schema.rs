@@ -14,21 +14,21 @@ type Tables = BTreeMap<String, BTreeSet<String>>;
 
 /// The tables and columns of schema.rs, read from the SQL diesel generates for them.
 fn declared() -> Tables {
-    let selects = [
-        diesel::debug_query::<Sqlite, _>(&orgs::table.select(orgs::all_columns)).to_string(),
-        diesel::debug_query::<Sqlite, _>(&users::table.select(users::all_columns)).to_string(),
-        diesel::debug_query::<Sqlite, _>(&user_emails::table.select(user_emails::all_columns))
-            .to_string(),
-        diesel::debug_query::<Sqlite, _>(
-            &user_phone_numbers::table.select(user_phone_numbers::all_columns),
-        )
-        .to_string(),
-        diesel::debug_query::<Sqlite, _>(
-            &revoked_tokens::table.select(revoked_tokens::all_columns),
-        )
-        .to_string(),
-        diesel::debug_query::<Sqlite, _>(&audit_events::table.select(audit_events::all_columns))
-            .to_string(),
+    macro_rules! selects {
+        ($($table:ident),* $(,)?) => {
+            [$(diesel::debug_query::<Sqlite, _>(&$table::table.select($table::all_columns)).to_string()),*]
+        };
+    }
+    // Every table of schema.rs; a table added there and not here fails the comparison below.
+    let selects = selects![
+        orgs,
+        users,
+        user_emails,
+        user_phone_numbers,
+        revoked_tokens,
+        audit_events,
+        groups,
+        group_members,
     ];
     let mut tables = Tables::new();
     for sql in selects {

@@ -13,17 +13,30 @@ use crate::scim::discovery;
 /// Resource types whose endpoints this build serves; `/ResourceTypes` lists only these.
 const SERVED_RESOURCE_TYPES: &[&str] = &["User"];
 
-/// `GET /ServiceProviderConfig` (RFC 7643 §5).
+/// Query of `/ServiceProviderConfig`: only to refuse a filter.
+#[derive(Debug, serde::Deserialize)]
+pub struct ConfigQuery {
+    filter: Option<String>,
+}
+
+/// `GET /ServiceProviderConfig` (RFC 7643 §5). A `filter` is refused with 403 (RFC 7644 §4), so
+/// that no client takes its conditions for true.
 pub async fn service_provider_config(
     _auth: Authenticated,
     state: web::Data<AppState>,
     req: HttpRequest,
-) -> HttpResponse {
+    query: web::Query<ConfigQuery>,
+) -> Result<HttpResponse, ScimError> {
+    if query.filter.is_some() {
+        return Err(ScimError::forbidden(
+            "/ServiceProviderConfig cannot be filtered (RFC 7644 §4); GET it without a filter",
+        ));
+    }
     let base = base_url(&state, &req);
-    respond(
+    Ok(respond(
         StatusCode::OK,
         &discovery::service_provider_config(&base, &state.capabilities),
-    )
+    ))
 }
 
 /// `GET /ResourceTypes` (RFC 7643 §6), a ListResponse.

@@ -19,12 +19,11 @@ use crate::scim::schema::ResourceTypeDef;
 /// The SCIM routes, relative to `/scim/v2`. Every path and method not listed answers with a
 /// SCIM error (404 or 405).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let not_allowed = || web::to(method_not_allowed);
     cfg.service(
         web::resource("/Users")
             .route(web::get().to(users::list))
             .route(web::post().to(users::create))
-            .default_service(not_allowed()),
+            .default_service(method_not_allowed("GET, POST")),
     )
     .service(
         web::resource("/Users/{id}")
@@ -32,7 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(users::replace))
             .route(web::patch().to(users::patch))
             .route(web::delete().to(users::delete))
-            .default_service(not_allowed()),
+            .default_service(method_not_allowed("GET, PUT, PATCH, DELETE")),
     )
     .service(
         web::resource("/Me")
@@ -40,32 +39,32 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(me::replace))
             .route(web::patch().to(me::patch))
             .route(web::delete().to(me::delete))
-            .default_service(not_allowed()),
+            .default_service(method_not_allowed("GET, PUT, PATCH, DELETE")),
     )
     .service(
         web::resource("/ServiceProviderConfig")
             .route(web::get().to(discovery::service_provider_config))
-            .default_service(not_allowed()),
+            .default_service(method_not_allowed("GET")),
     )
     .service(
         web::resource("/ResourceTypes")
             .route(web::get().to(discovery::resource_types))
-            .default_service(not_allowed()),
+            .default_service(method_not_allowed("GET")),
     )
     .service(
         web::resource("/ResourceTypes/{name}")
             .route(web::get().to(discovery::resource_type))
-            .default_service(not_allowed()),
+            .default_service(method_not_allowed("GET")),
     )
     .service(
         web::resource("/Schemas")
             .route(web::get().to(discovery::schemas))
-            .default_service(not_allowed()),
+            .default_service(method_not_allowed("GET")),
     )
     .service(
         web::resource("/Schemas/{urn}")
             .route(web::get().to(discovery::schema))
-            .default_service(not_allowed()),
+            .default_service(method_not_allowed("GET")),
     )
     .default_service(web::to(unknown_endpoint));
 }
