@@ -87,6 +87,21 @@ pub struct Settings {
     #[arg(long, env = "ROSTER_MAX_BODY_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub max_body_bytes: usize,
 
+    /// Most operations one `/Bulk` request may carry (`bulk.maxOperations`, RFC 7644 §3.7.4);
+    /// more → 413.
+    #[arg(
+        long,
+        env = "ROSTER_BULK_MAX_OPERATIONS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub bulk_max_operations: u32,
+
+    /// Largest `/Bulk` request body in bytes (`bulk.maxPayloadSize`, RFC 7644 §3.7.4); larger →
+    /// 413. `/Bulk` bodies are limited by this setting, not by `ROSTER_MAX_BODY_BYTES`.
+    #[arg(long, env = "ROSTER_BULK_MAX_PAYLOAD_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub bulk_max_payload_bytes: u64,
+
     /// Largest page a listing returns (`filter.maxResults`).
     #[arg(
         long,

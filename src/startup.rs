@@ -12,7 +12,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use crate::auth::Verifier;
 use crate::config::Settings;
 use crate::http::{self, AppState};
-use crate::scim::discovery::Capabilities;
+use crate::scim::discovery::{BulkLimits, Capabilities};
 use crate::store::Store;
 
 /// Page size when a listing names no `count`.
@@ -113,10 +113,13 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 fn capabilities(settings: &Settings) -> Capabilities {
     Capabilities {
         patch: true,
-        bulk: None,
+        bulk: Some(BulkLimits {
+            max_operations: settings.bulk_max_operations,
+            max_payload_size: settings.bulk_max_payload_bytes,
+        }),
         filter_max_results: Some(settings.max_results),
         change_password: true,
-        sort: false,
+        sort: true,
         etag: true,
         cursor_pagination: false,
         max_page_size: settings.max_results,

@@ -3,6 +3,8 @@
 
 pub mod access;
 pub mod audit;
+pub mod bulk;
+pub mod groups;
 pub mod lifecycle;
 pub mod users;
 

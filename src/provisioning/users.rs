@@ -15,7 +15,6 @@ use crate::scim::ScimError;
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::resource;
 use crate::scim::schema::USER_RESOURCE;
-use crate::store::filter::SqlBool;
 use crate::store::users::{self, Deactivation, Page, UserData, UserRow};
 use crate::store::{Store, audit, unique_violation, write_tx};
 
@@ -101,16 +100,10 @@ pub async fn get(store: &Store, org: &OrgId, id: &str) -> Result<UserRow, ScimEr
 }
 
 /// `GET /Users` (RFC 7644 §3.4.2): one page of the users matching `filter`.
-pub async fn list(
-    store: &Store,
-    org: &OrgId,
-    filter: Option<SqlBool>,
-    offset: i64,
-    limit: i64,
-) -> Result<Page, ScimError> {
+pub async fn list(store: &Store, org: &OrgId, query: users::ListQuery) -> Result<Page, ScimError> {
     let org = org.clone();
     store
-        .run(move |conn| Ok(users::list(conn, &org, filter, offset, limit)?))
+        .run(move |conn| Ok(users::list(conn, &org, &query)?))
         .await
 }
 
@@ -185,6 +178,16 @@ pub async fn patch(
         move |current| {
             let mut next = patch::apply(&USER_RESOURCE, current, &request)?;
             next.remove("password");
+            // PUT and PATCH share validation (issue 3, point 6): the patched resource must be
+            // one a PUT would accept (required attributes, types, immutability, one primary).
+            let validated =
+                resource::validate_replace(&USER_RESOURCE, current, Value::Object(next))?;
+            let mut next = validated.resource;
+            if !next.contains_key("active")
+                && let Some(active) = current.get("active")
+            {
+                next.insert("active".to_owned(), active.clone());
+            }
             Ok(next)
         },
     )
@@ -231,16 +234,12 @@ pub async fn delete(
             write_tx(conn, |conn| {
                 let current = users::find(conn, &actor.org, &id)?.ok_or_else(|| not_found(&id))?;
                 precondition.check(&current)?;
+                let now = clock::now();
+                // Its memberships go in the same transaction; each group it was in gets a new
+                // version and a `group.update` event.
+                super::groups::detach_member(conn, &actor, id.as_str(), now)?;
                 users::delete(conn, &actor.org, &id)?;
-                record(
-                    conn,
-                    &actor,
-                    "user.delete",
-                    &id,
-                    Vec::new(),
-                    None,
-                    clock::now(),
-                )
+                record(conn, &actor, "user.delete", &id, Vec::new(), None, now)
             })
         })
         .await

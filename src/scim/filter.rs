@@ -230,8 +230,11 @@ impl Filter {
 
     fn eval(&self, scope: Scope<'_>, obj: &Value) -> bool {
         match self {
-            Filter::Compare { path, op, value } => lookup(scope, path, obj, true)
-                .is_some_and(|(values, leaf)| compare_all(leaf, *op, &values, value)),
+            Filter::Compare { path, op, value } => match lookup(scope, path, obj, true) {
+                Some((values, leaf)) => compare_all(leaf, *op, &values, value),
+                // Unassigned is null (RFC 7643 §2.5): `eq null` matches it.
+                None => value.is_null() && *op == CompareOp::Eq,
+            },
             Filter::Present(path) => lookup(scope, path, obj, false)
                 .is_some_and(|(values, _)| values.iter().any(|v| is_present(v))),
             Filter::And(a, b) => a.eval(scope, obj) && b.eval(scope, obj),

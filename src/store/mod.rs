@@ -8,6 +8,8 @@
 
 pub mod audit;
 pub mod filter;
+pub mod groups;
+pub mod import;
 pub mod json;
 pub mod orgs;
 pub mod schema;

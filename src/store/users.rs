@@ -6,10 +6,13 @@ use diesel::prelude::*;
 use serde_json::{Map, Value};
 use unicode_normalization::UnicodeNormalization;
 
-use super::DbConnection;
-use super::filter::SqlBool;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Integer, Text};
+
+use super::filter::{SqlBool, SqlOrder};
 use super::json::Doc;
 use super::schema::{user_emails, user_phone_numbers, users};
+use super::{DbConnection, MultiBackend};
 use crate::ids::{OrgId, UserId};
 
 /// The key under which `userName` is unique per org and compared by `eq`: compatibility
@@ -242,36 +245,115 @@ pub struct Page {
     pub rows: Vec<UserRow>,
 }
 
-/// Users of `org` matching `filter`, ordered by id, `offset` rows skipped, at most `limit`.
-pub fn list(
-    conn: &mut DbConnection,
-    org: &OrgId,
-    filter: Option<SqlBool>,
-    offset: i64,
-    limit: i64,
-) -> QueryResult<Page> {
-    let scoped = || {
-        let q = users::table
-            .filter(users::org_id.eq(org.as_str()))
-            .into_boxed();
-        match filter.clone() {
-            Some(f) => q.filter(f),
-            None => q,
-        }
-    };
-    let total: i64 = scoped().count().get_result(conn)?;
-    let rows = if limit > 0 && offset < total {
-        scoped()
+/// What a SCIM listing asks for (RFC 7644 §3.4.2): a translated filter, an order (from
+/// [`super::filter::sort`]; by id when `None`), `offset` rows skipped, at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub filter: Option<SqlBool>,
+    pub order: Option<SqlOrder>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// The users of `org` matching `query.filter`, as one boxed query both [`list`] and
+/// [`explain_list`] run.
+fn scoped<'a>(org: &'a OrgId, filter: Option<&SqlBool>) -> users::BoxedQuery<'a, MultiBackend> {
+    let q = users::table
+        .filter(users::org_id.eq(org.as_str()))
+        .into_boxed();
+    match filter {
+        Some(f) => q.filter(f.clone()),
+        None => q,
+    }
+}
+
+/// One page of the users of `org` matching the query, and the exact number of matches
+/// (`totalResults`, RFC 7644 §3.4.2.4). Two statements, both run by the database: `count(*)`
+/// and the page itself; nothing else is loaded.
+pub fn list(conn: &mut DbConnection, org: &OrgId, query: &ListQuery) -> QueryResult<Page> {
+    let total: i64 = scoped(org, query.filter.as_ref())
+        .count()
+        .get_result(conn)?;
+    let rows = if query.limit > 0 && query.offset < total {
+        scoped(org, query.filter.as_ref())
             .select(UserRow::as_select())
-            .order(users::id.asc())
-            .offset(offset)
-            .limit(limit)
+            .order(query.order.clone().unwrap_or_else(by_id))
+            .offset(query.offset)
+            .limit(query.limit)
             .load(conn)?
     } else {
         Vec::new()
     };
     Ok(Page { total, rows })
 }
+
+fn by_id() -> SqlOrder {
+    SqlOrder(vec![super::filter::Part::Sql("users.id ASC")])
+}
+
+/// The database's plans for the two statements of [`list`] (`count(*)`, then the page), one
+/// line per plan node: `EXPLAIN` on PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite. Lets a test
+/// check that a filter's SQL uses the index meant for it.
+pub fn explain_list(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    query: &ListQuery,
+) -> QueryResult<(Vec<String>, Vec<String>)> {
+    let count = scoped(org, query.filter.as_ref()).count();
+    let page = scoped(org, query.filter.as_ref())
+        .select(UserRow::as_select())
+        .order(query.order.clone().unwrap_or_else(by_id))
+        .offset(query.offset)
+        .limit(query.limit);
+    Ok((explain(conn, count)?, explain(conn, page)?))
+}
+
+fn explain<Q>(conn: &mut DbConnection, query: Q) -> QueryResult<Vec<String>>
+where
+    Q: QueryFragment<MultiBackend>,
+{
+    if matches!(conn, DbConnection::Pg(_)) {
+        Explain {
+            query,
+            prefix: "EXPLAIN ",
+            _row: std::marker::PhantomData::<Text>,
+        }
+        .load::<String>(conn)
+    } else {
+        let rows: Vec<(i32, i32, i32, String)> = Explain {
+            query,
+            prefix: "EXPLAIN QUERY PLAN ",
+            _row: std::marker::PhantomData::<(Integer, Integer, Integer, Text)>,
+        }
+        .load(conn)?;
+        Ok(rows.into_iter().map(|(_, _, _, detail)| detail).collect())
+    }
+}
+
+/// `EXPLAIN <query>`, whose rows have the SQL type `ST`.
+struct Explain<Q, ST> {
+    query: Q,
+    prefix: &'static str,
+    _row: std::marker::PhantomData<ST>,
+}
+
+impl<Q, ST> QueryId for Explain<Q, ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, ST: diesel::sql_types::SqlType + diesel::query_builder::QueryId> Query for Explain<Q, ST> {
+    type SqlType = ST;
+}
+
+impl<Q: QueryFragment<MultiBackend>, ST> QueryFragment<MultiBackend> for Explain<Q, ST> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_sql(self.prefix);
+        self.query.walk_ast(out.reborrow())
+    }
+}
+
+impl<Q, ST> RunQueryDsl<DbConnection> for Explain<Q, ST> {}
 
 /// What the admin "Manage users" list asks for.
 #[derive(Debug, Clone, Default)]

@@ -121,12 +121,11 @@ both_backends! {
         assert_eq!(spc["filter"]["supported"], true);
         assert_eq!(spc["filter"]["maxResults"], json!(app.settings.max_results));
         assert_eq!(spc["etag"]["supported"], true);
-        assert_eq!(spc["bulk"]["supported"], false, "/Bulk is not served yet");
-        // RFC 7643 §5: the bulk limits are REQUIRED even when unsupported (Okta's suite reads
-        // them).
+        assert_eq!(spc["bulk"]["supported"], true);
+        // RFC 7643 §5: the bulk limits are REQUIRED (Okta's suite reads them).
         assert!(spc["bulk"]["maxOperations"].is_u64(), "{spc}");
         assert!(spc["bulk"]["maxPayloadSize"].is_u64(), "{spc}");
-        assert_eq!(spc["sort"]["supported"], false);
+        assert_eq!(spc["sort"]["supported"], true);
         assert_eq!(spc["changePassword"]["supported"], true);
         let schemes = spc["authenticationSchemes"].as_array().unwrap();
         assert_eq!(schemes[0]["type"], "oauthbearertoken");
@@ -142,10 +141,9 @@ both_backends! {
         assert_eq!(list["schemas"], json!([LIST_RESPONSE]));
         let resources = list["Resources"].as_array().unwrap();
         let names: Vec<&str> = resources.iter().filter_map(|r| r["name"].as_str()).collect();
-        // Not Group until /Groups is served.
-        assert_eq!(names, ["User"]);
-        assert_eq!(list["totalResults"], 1);
-        assert_eq!(list["itemsPerPage"], 1);
+        assert_eq!(names, ["User", "Group"]);
+        assert_eq!(list["totalResults"], 2);
+        assert_eq!(list["itemsPerPage"], 2);
         assert_eq!(list["startIndex"], 1);
         assert_no_nulls(&list);
 
@@ -164,7 +162,11 @@ both_backends! {
             get_ok(&app, &format!("/Schemas/{urn}")).await;
         }
 
-        for missing in ["/ResourceTypes/Nope", "/ResourceTypes/Group"] {
+        let group = get_ok(&app, "/ResourceTypes/Group").await;
+        assert_eq!(&group, &resources[1]);
+        assert_eq!(group["endpoint"], "/Groups");
+        assert_eq!(group["schema"], GROUP_SCHEMA);
+        for missing in ["/ResourceTypes/Nope"] {
             assert_scim_error(app.request(Method::GET, missing, None).await, 404, None).await;
         }
     }

@@ -121,6 +121,8 @@ pub fn settings(database_url: &str) -> Settings {
         base_url: None,
         max_body_bytes: 64 * 1024,
         max_results: 200,
+        bulk_max_operations: 1000,
+        bulk_max_payload_bytes: 1024 * 1024,
         db_pool_size: 4,
         db_timeout: Duration::from_secs(10),
         workers: Some(2),

@@ -12,10 +12,16 @@ mod helpers;
 
 mod admin;
 mod auth;
+mod bulk;
 mod concurrency;
 mod discovery;
 mod errors;
+mod explain;
+mod filter;
+mod groups;
 mod lifecycle;
+mod patching;
+mod replay;
 mod schema;
 mod tenancy;
 mod users;

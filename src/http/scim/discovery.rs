@@ -11,7 +11,7 @@ use crate::scim::ScimError;
 use crate::scim::discovery;
 
 /// Resource types whose endpoints this build serves; `/ResourceTypes` lists only these.
-const SERVED_RESOURCE_TYPES: &[&str] = &["User"];
+const SERVED_RESOURCE_TYPES: &[&str] = &["User", "Group"];
 
 /// Query of `/ServiceProviderConfig`: only to refuse a filter.
 #[derive(Debug, serde::Deserialize)]

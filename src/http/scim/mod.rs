@@ -1,7 +1,10 @@
 //! `/scim/v2` (RFC 7644): routes and the response helpers its handlers share.
 
+pub mod bulk;
 pub mod discovery;
+pub mod groups;
 pub mod me;
+pub mod search;
 pub mod users;
 
 use actix_web::http::StatusCode;
@@ -25,6 +28,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(users::create))
             .default_service(method_not_allowed("GET, POST")),
     )
+    // Before `/Users/{id}`, which would take `.search` for an id.
+    .service(
+        web::resource("/Users/.search")
+            .route(web::post().to(search::users))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource("/.search")
+            .route(web::post().to(search::root))
+            .default_service(method_not_allowed("POST")),
+    )
     .service(
         web::resource("/Users/{id}")
             .route(web::get().to(users::get))
@@ -32,6 +46,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(users::patch))
             .route(web::delete().to(users::delete))
             .default_service(method_not_allowed("GET, PUT, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/Groups")
+            .route(web::get().to(groups::list))
+            .route(web::post().to(groups::create))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    // Before `/Groups/{id}`, which would take `.search` for an id.
+    .service(
+        web::resource("/Groups/.search")
+            .route(web::post().to(groups::search_request))
+            .default_service(method_not_allowed("POST")),
+    )
+    .service(
+        web::resource("/Groups/{id}")
+            .route(web::get().to(groups::get))
+            .route(web::put().to(groups::replace))
+            .route(web::patch().to(groups::patch))
+            .route(web::delete().to(groups::delete))
+            .default_service(method_not_allowed("GET, PUT, PATCH, DELETE")),
+    )
+    .service(
+        web::resource("/Bulk")
+            .route(web::post().to(bulk::post))
+            .default_service(method_not_allowed("POST")),
     )
     .service(
         web::resource("/Me")
