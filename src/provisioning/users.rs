@@ -182,13 +182,10 @@ pub async fn patch(
             // one a PUT would accept (required attributes, types, immutability, one primary).
             let validated =
                 resource::validate_replace(&USER_RESOURCE, current, Value::Object(next))?;
-            let mut next = validated.resource;
-            if !next.contains_key("active")
-                && let Some(active) = current.get("active")
-            {
-                next.insert("active".to_owned(), active.clone());
-            }
-            Ok(next)
+            // Unlike PUT, a PATCH names what it changes: one that removes `active` leaves it
+            // unassigned (RFC 7643 §2.5), which roster reads as active, the state of a user
+            // created without it; the change goes through the lifecycle rule like any other.
+            Ok(validated.resource)
         },
     )
     .await

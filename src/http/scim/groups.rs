@@ -12,8 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::users::Search;
-use super::{ResourceQuery, base_url, respond};
+use super::{ResourceQuery, Search, base_url, parse_number, respond};
 use crate::http::AppState;
 use crate::http::extract::{Authenticated, ScimJson, if_match, if_none_match};
 use crate::provisioning::groups::{self, GroupView};
@@ -21,11 +20,10 @@ use crate::provisioning::users::etag;
 use crate::provisioning::{Actor, Channel};
 use crate::scim::ScimError;
 use crate::scim::discovery::list_response;
-use crate::scim::filter::Filter;
 use crate::scim::patch::PatchRequest;
 use crate::scim::resource::{self, Meta, Projection};
 use crate::scim::schema::GROUP_RESOURCE;
-use crate::store::filter::{self as sql_filter, SortOrder};
+use crate::store::filter::SqlBool;
 
 /// Query parameters of `GET /Groups` (RFC 7644 §3.4.2).
 #[derive(Debug, Deserialize)]
@@ -75,61 +73,58 @@ pub async fn search_request(
     search(&auth, &state, &req, query).await
 }
 
-/// Answers a query of groups (RFC 7644 §3.4.2) with a ListResponse, as `/Users` does:
-/// `filter` translated to SQL, `sortBy`/`sortOrder` (ties in id order), `startIndex` < 1 read
-/// as 1, `count` clamped to `0..=filter.maxResults`, exact `totalResults`. Members are read,
-/// for the whole page at once, only when the projection shows them.
+/// Answers a query of groups (RFC 7644 §3.4.2) with a ListResponse, as `/Users` does (see
+/// [`Search`]). Members are read, for the whole page at once, only when the projection shows
+/// them.
 pub async fn search(
     auth: &Authenticated,
     state: &AppState,
     req: &HttpRequest,
     query: Search,
 ) -> Result<HttpResponse, ScimError> {
+    let (start_index, count) = query.bounds(state);
+    let filter = query.sql_filter(&GROUP_RESOURCE)?;
+    let (resources, total) =
+        matching(auth, state, req, &query, filter, start_index - 1, count).await?;
+    Ok(respond(
+        StatusCode::OK,
+        &list_response(
+            resources,
+            u64::try_from(total).unwrap_or_default(),
+            u64::try_from(start_index).unwrap_or(1),
+        ),
+    ))
+}
+
+/// One page of the groups matching `filter`, rendered and projected, and the number of matches.
+pub async fn matching(
+    auth: &Authenticated,
+    state: &AppState,
+    req: &HttpRequest,
+    query: &Search,
+    filter: Option<SqlBool>,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Value>, i64), ScimError> {
     let projection = query.projection.projection(&GROUP_RESOURCE)?;
-    let filter = match query.filter.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(text) => {
-            let parsed: Filter = text.parse()?;
-            Some(sql_filter::translate(
-                &GROUP_RESOURCE,
-                &parsed.validate(&GROUP_RESOURCE)?,
-            )?)
-        }
-    };
-    let order = match query.sort_order.as_deref().map(str::trim) {
-        None | Some("") => SortOrder::default(),
-        Some(text) => SortOrder::parse(text)?,
-    };
-    let order = sql_filter::sort(&GROUP_RESOURCE, query.sort_by.as_deref(), order)?;
-    let start_index = query.start_index.unwrap_or(1).max(1);
-    let max = i64::from(state.max_results());
-    let count = query
-        .count
-        .unwrap_or(i64::from(state.capabilities.default_page_size))
-        .clamp(0, max);
     let with_members = projection.includes(&GROUP_RESOURCE, "members");
     let page = groups::list(
         &state.store,
         &auth.0.org,
         filter,
-        Some(order),
-        start_index - 1,
-        count,
+        Some(query.order(&GROUP_RESOURCE)?),
+        offset,
+        limit,
         with_members,
     )
     .await?;
     let base = base_url(state, req);
-    let resources: Vec<Value> = page
+    let resources = page
         .groups
         .iter()
         .map(|view| projection.apply(&GROUP_RESOURCE, render(view, &base)))
         .collect();
-    let total = u64::try_from(page.total).unwrap_or_default();
-    let start = u64::try_from(start_index).unwrap_or(1);
-    Ok(respond(
-        StatusCode::OK,
-        &list_response(resources, total, start),
-    ))
+    Ok((resources, page.total))
 }
 
 /// `POST /Groups`: 201 with the group, `Location` and `ETag`. Entra's group schema URN is
@@ -300,14 +295,4 @@ fn resource_response(
         response.headers_mut().insert(header::ETAG, tag);
     }
     response
-}
-
-fn parse_number(name: &str, value: Option<&str>) -> Result<Option<i64>, ScimError> {
-    value
-        .map(|v| {
-            v.trim().parse::<i64>().map_err(|_| {
-                ScimError::invalid_value(format!("{name} must be an integer, not '{v}'"))
-            })
-        })
-        .transpose()
 }

@@ -16,8 +16,10 @@ use serde_json::Value;
 use super::AppState;
 use super::error::{SCIM_JSON, method_not_allowed, unknown_endpoint};
 use crate::scim::ScimError;
+use crate::scim::filter::Filter;
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceTypeDef;
+use crate::store::filter::{self as sql_filter, SortOrder, SqlBool, SqlOrder};
 
 /// The SCIM routes, relative to `/scim/v2`. Every path and method not listed answers with a
 /// SCIM error (404 or 405).
@@ -124,6 +126,65 @@ pub fn respond(status: StatusCode, body: &Value) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON)))
         .body(body.to_string())
+}
+
+/// A query of resources (RFC 7644 §3.4.2), from `GET` parameters or a `SearchRequest` body
+/// (§3.4.3).
+#[derive(Debug, Default)]
+pub struct Search {
+    pub filter: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub start_index: Option<i64>,
+    pub count: Option<i64>,
+    pub projection: ResourceQuery,
+}
+
+impl Search {
+    /// `startIndex` (1-based) and `count` per RFC 7644 §3.4.2.4: `startIndex` < 1 is read as 1;
+    /// `count` < 0 as 0 and above `filter.maxResults` as that maximum; no `count` is the default
+    /// page size.
+    pub fn bounds(&self, state: &AppState) -> (i64, i64) {
+        let start_index = self.start_index.unwrap_or(1).max(1);
+        let count = self
+            .count
+            .unwrap_or(i64::from(state.capabilities.default_page_size))
+            .clamp(0, i64::from(state.max_results()));
+        (start_index, count)
+    }
+
+    /// The filter, parsed, validated against `rt` and translated to SQL; `None` when absent or
+    /// empty.
+    pub fn sql_filter(&self, rt: &ResourceTypeDef) -> Result<Option<SqlBool>, ScimError> {
+        match self.filter.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(text) => {
+                let parsed: Filter = text.parse()?;
+                Ok(Some(sql_filter::translate(rt, &parsed.validate(rt)?)?))
+            }
+        }
+    }
+
+    /// `sortBy` / `sortOrder` (§3.4.2.3) for `rt`; ties and unsorted listings in id order, so
+    /// pages are stable.
+    pub fn order(&self, rt: &ResourceTypeDef) -> Result<SqlOrder, ScimError> {
+        let order = match self.sort_order.as_deref().map(str::trim) {
+            None | Some("") => SortOrder::default(),
+            Some(text) => SortOrder::parse(text)?,
+        };
+        sql_filter::sort(rt, self.sort_by.as_deref(), order)
+    }
+}
+
+/// Parses an integer query parameter; anything else is 400 `invalidValue`.
+pub fn parse_number(name: &str, value: Option<&str>) -> Result<Option<i64>, ScimError> {
+    value
+        .map(|v| {
+            v.trim().parse::<i64>().map_err(|_| {
+                ScimError::invalid_value(format!("{name} must be an integer, not '{v}'"))
+            })
+        })
+        .transpose()
 }
 
 /// The query parameters shared by reads and writes of resources (RFC 7644 §3.4.2, §3.9).

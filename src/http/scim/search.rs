@@ -1,16 +1,19 @@
-//! `POST /.search` and `POST /Users/.search` (RFC 7644 §3.4.3): a query sent as a
-//! `SearchRequest` body, so that filters (often personal data) stay out of URLs and logs.
-//! Answered exactly as the same query sent to `GET /Users`.
+//! `POST /.search`, `POST /Users/.search` (and the parser `/Groups/.search` uses): a query sent
+//! as a `SearchRequest` body (RFC 7644 §3.4.3), so that filters (often personal data) stay out
+//! of URLs and logs. Answered as the same query sent to `GET /Users` or `GET /Groups`.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 
-use super::users::{self, Search};
+use super::{Search, groups, users};
 use crate::http::AppState;
 use crate::http::extract::{Authenticated, ScimJson};
 use crate::scim::ScimError;
+use crate::scim::discovery::list_response;
+use crate::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 
-use super::ResourceQuery;
+use super::{ResourceQuery, respond};
 
 /// URN of the SearchRequest message (RFC 7644 §3.4.3).
 pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -26,15 +29,51 @@ pub async fn users(
     users::search(&auth, &state, &req, query).await
 }
 
-/// `POST /.search` (RFC 7644 §3.4.3): a search from the root. Users are the only resource
-/// type searched from the root; search groups at `/Groups/.search`.
+/// `POST /.search` (RFC 7644 §3.4.3): a search across every resource type — the users
+/// matching the filter, then the groups. The filter is read against each type's schema; a type
+/// whose schema lacks one of its attributes has no match (the filter is refused only when no
+/// type knows it). `sortBy` orders within each type. Paging runs over the whole sequence and
+/// `totalResults` counts both.
 pub async fn root(
     auth: Authenticated,
     state: web::Data<AppState>,
     req: HttpRequest,
     body: ScimJson,
 ) -> Result<HttpResponse, ScimError> {
-    users(auth, state, req, body).await
+    let query = parse(body.into_inner())?;
+    let (start_index, count) = query.bounds(&state);
+    let offset = start_index - 1;
+    let user_filter = query.sql_filter(&USER_RESOURCE);
+    let group_filter = query.sql_filter(&GROUP_RESOURCE);
+    let (user_filter, group_filter) = match (user_filter, group_filter) {
+        (Err(e), Err(_)) => return Err(e),
+        (u, g) => (u.ok(), g.ok()),
+    };
+    let mut resources = Vec::new();
+    let mut total = 0;
+    if let Some(filter) = user_filter {
+        let (found, matches) =
+            users::matching(&auth, &state, &req, &query, filter, offset, count).await?;
+        resources = found;
+        total += matches;
+    }
+    if let Some(filter) = group_filter {
+        // Groups follow the users: skip what the users' part of the sequence covered.
+        let skip = (offset - total).max(0);
+        let room = count - i64::try_from(resources.len()).unwrap_or(i64::MAX);
+        let (found, matches) =
+            groups::matching(&auth, &state, &req, &query, filter, skip, room.max(0)).await?;
+        resources.extend(found);
+        total += matches;
+    }
+    Ok(respond(
+        StatusCode::OK,
+        &list_response(
+            resources,
+            u64::try_from(total).unwrap_or_default(),
+            u64::try_from(start_index).unwrap_or(1),
+        ),
+    ))
 }
 
 /// Reads a `SearchRequest` (RFC 7644 §3.4.3): `schemas` must name [`SEARCH_REQUEST`];

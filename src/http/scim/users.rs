@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{ResourceQuery, base_url, respond};
+use super::{ResourceQuery, Search, base_url, parse_number, respond};
 use crate::http::AppState;
 use crate::http::extract::{Authenticated, ScimJson, if_match, if_none_match};
 use std::collections::HashMap;
@@ -17,11 +17,10 @@ use crate::provisioning::users::{self, etag};
 use crate::provisioning::{Actor, Channel};
 use crate::scim::ScimError;
 use crate::scim::discovery::list_response;
-use crate::scim::filter::Filter;
 use crate::scim::patch::PatchRequest;
 use crate::scim::resource::{self, Meta, Projection};
 use crate::scim::schema::USER_RESOURCE;
-use crate::store::filter::{self as sql_filter, SortOrder};
+use crate::store::filter::SqlBool;
 use crate::store::users::{self as store_users, UserRow};
 
 /// Query parameters of `GET /Users` (RFC 7644 §3.4.2).
@@ -37,18 +36,6 @@ pub struct ListQuery {
     count: Option<String>,
     #[serde(flatten)]
     projection: ResourceQuery,
-}
-
-/// A query of users (RFC 7644 §3.4.2), from `GET /Users` parameters or a `SearchRequest` body
-/// (§3.4.3): both are answered by [`search`].
-#[derive(Debug, Default)]
-pub struct Search {
-    pub filter: Option<String>,
-    pub sort_by: Option<String>,
-    pub sort_order: Option<String>,
-    pub start_index: Option<i64>,
-    pub count: Option<i64>,
-    pub projection: ResourceQuery,
 }
 
 impl ListQuery {
@@ -75,53 +62,50 @@ pub async fn list(
     search(&auth, &state, &req, search_query).await
 }
 
-/// Answers a query of users (RFC 7644 §3.4.2, §3.4.3) with a ListResponse.
-///
-/// - `filter`: translated to SQL (`store::filter::translate`); an empty one is no filter.
-/// - `sortBy` / `sortOrder` (§3.4.2.3): see `store::filter::sort`; an unknown `sortBy` or a
-///   `sortOrder` other than `ascending`/`descending` (any case) is 400 `invalidValue`;
-///   `sortOrder` without `sortBy` is ignored. Ties and unsorted listings are in id order, so
-///   pages are stable.
-/// - `startIndex` < 1 is read as 1; `count` < 0 as 0, above `filter.maxResults` as that
-///   maximum (§3.4.2.4); `totalResults` is exact.
+/// Answers a query of users (RFC 7644 §3.4.2, §3.4.3) with a ListResponse; see [`Search`] for
+/// filter, sort and paging. An unknown `sortBy` or a `sortOrder` other than
+/// `ascending`/`descending` (any case) is 400 `invalidValue`; `totalResults` is exact.
 pub async fn search(
     auth: &Authenticated,
     state: &AppState,
     req: &HttpRequest,
     query: Search,
 ) -> Result<HttpResponse, ScimError> {
+    let (start_index, count) = query.bounds(state);
+    let filter = query.sql_filter(&USER_RESOURCE)?;
+    let (resources, total) =
+        matching(auth, state, req, &query, filter, start_index - 1, count).await?;
+    Ok(respond(
+        StatusCode::OK,
+        &list_response(
+            resources,
+            u64::try_from(total).unwrap_or_default(),
+            u64::try_from(start_index).unwrap_or(1),
+        ),
+    ))
+}
+
+/// One page of the users matching `filter`, rendered and projected, and the number of matches.
+pub async fn matching(
+    auth: &Authenticated,
+    state: &AppState,
+    req: &HttpRequest,
+    query: &Search,
+    filter: Option<SqlBool>,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<Value>, i64), ScimError> {
     let projection = query.projection.projection(&USER_RESOURCE)?;
-    let filter = match query.filter.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(text) => {
-            let parsed: Filter = text.parse()?;
-            Some(sql_filter::translate(
-                &USER_RESOURCE,
-                &parsed.validate(&USER_RESOURCE)?,
-            )?)
-        }
-    };
-    let order = match query.sort_order.as_deref().map(str::trim) {
-        None | Some("") => SortOrder::default(),
-        Some(text) => SortOrder::parse(text)?,
-    };
-    let order = sql_filter::sort(&USER_RESOURCE, query.sort_by.as_deref(), order)?;
-    let start_index = query.start_index.unwrap_or(1).max(1);
-    let max = i64::from(state.max_results());
-    let count = query
-        .count
-        .unwrap_or(i64::from(state.capabilities.default_page_size))
-        .clamp(0, max);
     let list_query = store_users::ListQuery {
         filter,
-        order: Some(order),
-        offset: start_index - 1,
-        limit: count,
+        order: Some(query.order(&USER_RESOURCE)?),
+        offset,
+        limit,
     };
     let page = users::list(&state.store, &auth.0.org, list_query).await?;
     let base = base_url(state, req);
     let mut groups = groups_of(state, &auth.0.org, &page.rows, &base, &projection).await?;
-    let resources: Vec<Value> = page
+    let resources = page
         .rows
         .iter()
         .map(|row| {
@@ -129,12 +113,7 @@ pub async fn search(
             projection.apply(&USER_RESOURCE, render(row, &base, extra))
         })
         .collect();
-    let total = u64::try_from(page.total).unwrap_or_default();
-    let start = u64::try_from(start_index).unwrap_or(1);
-    Ok(respond(
-        StatusCode::OK,
-        &list_response(resources, total, start),
-    ))
+    Ok((resources, page.total))
 }
 
 /// `POST /Users`: 201 with the created user, `Location` and `ETag`.
@@ -309,14 +288,4 @@ async fn resource_response(
         response.headers_mut().insert(header::ETAG, tag);
     }
     Ok(response)
-}
-
-fn parse_number(name: &str, value: Option<&str>) -> Result<Option<i64>, ScimError> {
-    value
-        .map(|v| {
-            v.trim().parse::<i64>().map_err(|_| {
-                ScimError::invalid_value(format!("{name} must be an integer, not '{v}'"))
-            })
-        })
-        .transpose()
 }
