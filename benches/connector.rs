@@ -62,6 +62,14 @@ struct Args {
     /// Longest a phase may run.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     phase_time: Duration,
+    /// Phases to run after create, comma-separated: lookup, get, patch, page, filters (all by
+    /// default); useful to profile one.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "lookup,get,patch,page,filters"
+    )]
+    phases: Vec<String>,
     /// Run the ceiling server on this port (internal: the benchmark starts itself this way).
     #[arg(long, hide = true)]
     ceiling: Option<u16>,
@@ -463,92 +471,103 @@ async fn run(args: Args) {
         let population = created;
         let ids_now = Arc::new(ids.clone());
 
+        let wanted = |p: &str| args.phases.iter().any(|w| w == p);
+
         // userName eq: three hits, then a miss.
-        let t = target.clone();
-        let mut m = phase(
-            "lookup userName eq",
-            clients,
-            args.requests,
-            limit,
-            move |i| {
-                let hit = i % 4 != 3;
-                let name = if hit {
-                    user_name(i.wrapping_mul(7919) % population)
-                } else {
-                    format!("missing{i}@example.org")
-                };
-                let req = t.get(&format!("/Users?filter=userName%20eq%20%22{name}%22"));
-                async move {
-                    match req.send().await {
-                        Ok(r) if r.status() == 200 => {
-                            let list: Value = r.json().await.unwrap_or_default();
-                            list["totalResults"] == json!(usize::from(hit))
+        if wanted("lookup") {
+            let t = target.clone();
+            let mut m = phase(
+                "lookup userName eq",
+                clients,
+                args.requests,
+                limit,
+                move |i| {
+                    let hit = i % 4 != 3;
+                    let name = if hit {
+                        user_name(i.wrapping_mul(7919) % population)
+                    } else {
+                        format!("missing{i}@example.org")
+                    };
+                    let req = t.get(&format!("/Users?filter=userName%20eq%20%22{name}%22"));
+                    async move {
+                        match req.send().await {
+                            Ok(r) if r.status() == 200 => {
+                                let list: Value = r.json().await.unwrap_or_default();
+                                list["totalResults"] == json!(usize::from(hit))
+                            }
+                            _ => false,
                         }
-                        _ => false,
                     }
-                }
-            },
-        )
-        .await;
-        m.rss_mib = roster.peak_rss_mib();
-        results.push(m);
+                },
+            )
+            .await;
+            m.rss_mib = roster.peak_rss_mib();
+            results.push(m);
+        }
 
         // GET by id.
-        let t = target.clone();
-        let pool = ids_now.clone();
-        let mut m = phase("GET by id", clients, args.requests, limit, move |i| {
-            let id = &pool[i.wrapping_mul(104_729) % pool.len()];
-            let req = t.get(&format!("/Users/{id}"));
-            async move { req.send().await.is_ok_and(|r| r.status() == 200) }
-        })
-        .await;
-        m.rss_mib = roster.peak_rss_mib();
-        results.push(m);
+        if wanted("get") {
+            let t = target.clone();
+            let pool = ids_now.clone();
+            let mut m = phase("GET by id", clients, args.requests, limit, move |i| {
+                let id = &pool[i.wrapping_mul(104_729) % pool.len()];
+                let req = t.get(&format!("/Users/{id}"));
+                async move { req.send().await.is_ok_and(|r| r.status() == 200) }
+            })
+            .await;
+            m.rss_mib = roster.peak_rss_mib();
+            results.push(m);
+        }
 
         // PATCH active false, then true, on the same user.
-        let t = target.clone();
-        let pool = ids_now.clone();
-        let mut m = phase("PATCH active", clients, args.requests, limit, move |i| {
-            let id = &pool[(i / 2).wrapping_mul(15_485_863) % pool.len()];
-            let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        if wanted("patch") {
+            let t = target.clone();
+            let pool = ids_now.clone();
+            let mut m = phase("PATCH active", clients, args.requests, limit, move |i| {
+                let id = &pool[(i / 2).wrapping_mul(15_485_863) % pool.len()];
+                let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                               "Operations": [{"op": "replace", "value": {"active": i % 2 == 1}}]});
-            let req = t.send(reqwest::Method::PATCH, &format!("/Users/{id}"), &body);
-            async move { req.send().await.is_ok_and(|r| r.status() == 200) }
-        })
-        .await;
-        m.rss_mib = roster.peak_rss_mib();
-        results.push(m);
+                let req = t.send(reqwest::Method::PATCH, &format!("/Users/{id}"), &body);
+                async move { req.send().await.is_ok_and(|r| r.status() == 200) }
+            })
+            .await;
+            m.rss_mib = roster.peak_rss_mib();
+            results.push(m);
+        }
 
         // Walk the pages, Okta's import.
-        let pages = population.div_ceil(100);
-        let t = target.clone();
-        let mut m = phase(
-            "page count=100",
-            clients,
-            pages.min(args.requests),
-            limit,
-            move |i| {
-                let req = t.get(&format!("/Users?startIndex={}&count=100", i * 100 + 1));
-                async move {
-                    match req.send().await {
-                        Ok(r) if r.status() == 200 => {
-                            let list: Value = r.json().await.unwrap_or_default();
-                            list["Resources"].as_array().is_some_and(|r| !r.is_empty())
+        if wanted("page") {
+            let pages = population.div_ceil(100);
+            let t = target.clone();
+            let mut m = phase(
+                "page count=100",
+                clients,
+                pages.min(args.requests),
+                limit,
+                move |i| {
+                    let req = t.get(&format!("/Users?startIndex={}&count=100", i * 100 + 1));
+                    async move {
+                        match req.send().await {
+                            Ok(r) if r.status() == 200 => {
+                                let list: Value = r.json().await.unwrap_or_default();
+                                list["Resources"].as_array().is_some_and(|r| !r.is_empty())
+                            }
+                            _ => false,
                         }
-                        _ => false,
                     }
-                }
-            },
-        )
-        .await;
-        m.rss_mib = roster.peak_rss_mib();
-        results.push(m);
+                },
+            )
+            .await;
+            m.rss_mib = roster.peak_rss_mib();
+            results.push(m);
+        }
 
         // Filters no index serves; every user matches the first, one in six the second.
-        let t = target.clone();
-        let expect_all = population;
-        let expect_x = (0..population).filter(|i| i % 6 == 2).count();
-        let mut m = phase("emails[type, co] filter", clients, 50, limit, move |_| {
+        if wanted("filters") {
+            let t = target.clone();
+            let expect_all = population;
+            let expect_x = (0..population).filter(|i| i % 6 == 2).count();
+            let mut m = phase("emails[type, co] filter", clients, 50, limit, move |_| {
             let req = t.get("/Users?count=10&filter=emails%5Btype%20eq%20%22work%22%20and%20value%20co%20%22example.org%22%5D");
             async move {
                 match req.send().await {
@@ -561,24 +580,25 @@ async fn run(args: Args) {
             }
         })
         .await;
-        m.rss_mib = roster.peak_rss_mib();
-        results.push(m);
-        let t = target.clone();
-        let mut m = phase("name.familyName sw filter", clients, 50, limit, move |_| {
-            let req = t.get("/Users?count=10&filter=name.familyName%20sw%20%22X%22");
-            async move {
-                match req.send().await {
-                    Ok(r) if r.status() == 200 => {
-                        let list: Value = r.json().await.unwrap_or_default();
-                        list["totalResults"] == json!(expect_x)
+            m.rss_mib = roster.peak_rss_mib();
+            results.push(m);
+            let t = target.clone();
+            let mut m = phase("name.familyName sw filter", clients, 50, limit, move |_| {
+                let req = t.get("/Users?count=10&filter=name.familyName%20sw%20%22X%22");
+                async move {
+                    match req.send().await {
+                        Ok(r) if r.status() == 200 => {
+                            let list: Value = r.json().await.unwrap_or_default();
+                            list["totalResults"] == json!(expect_x)
+                        }
+                        _ => false,
                     }
-                    _ => false,
                 }
-            }
-        })
-        .await;
-        m.rss_mib = roster.peak_rss_mib();
-        results.push(m);
+            })
+            .await;
+            m.rss_mib = roster.peak_rss_mib();
+            results.push(m);
+        }
     }
 
     report(&args, &results, &ceilings, created);

@@ -1,28 +1,35 @@
 //! Whether a verified token may still act: its org exists, its `jti` is not revoked, and the user
-//! it acts as (`sub`) exists and is active. Decided in the database on every request, so a
-//! deactivation or revocation on one node holds on every node from the next request on.
+//! it acts as (`sub`) exists and is active. Revocation and the user's state are read from the
+//! database on every request (one statement), so a deactivation or revocation on one node holds
+//! on every node from the next request on. Only the existence of orgs is remembered per node:
+//! orgs are never deleted, so that memory cannot go stale.
 
 use crate::auth::Principal;
 use crate::scim::ScimError;
-use crate::store::{Store, orgs, tokens, users};
+use crate::store::{Store, orgs, tokens};
 
 /// Checks the principal against the database; every refusal is a 401 with a reason.
 pub async fn authorize(store: &Store, principal: &Principal) -> Result<(), ScimError> {
     let principal = principal.clone();
+    let org_known = store.org_known(&principal.org);
+    let cache = store.clone();
     store
         .run(move |conn| {
-            if !orgs::exists(conn, &principal.org)? {
-                return Err(ScimError::unauthorized(format!(
-                    "the token's organization '{}' does not exist",
-                    principal.org
-                )));
+            if !org_known {
+                if !orgs::exists(conn, &principal.org)? {
+                    return Err(ScimError::unauthorized(format!(
+                        "the token's organization '{}' does not exist",
+                        principal.org
+                    )));
+                }
+                cache.remember_org(&principal.org);
             }
-            if tokens::is_revoked(conn, &principal.token_id)? {
+            let subject = principal.subject.as_ref().map(|s| (&principal.org, s));
+            let standing = tokens::standing(conn, &principal.token_id, subject)?;
+            if standing.revoked {
                 return Err(ScimError::unauthorized("the token has been revoked"));
             }
-            if let Some(subject) = &principal.subject
-                && !users::is_active(conn, &principal.org, subject)?
-            {
+            if standing.subject_active == Some(false) {
                 return Err(ScimError::unauthorized(
                     "the user this token acts as is deactivated or no longer exists",
                 ));

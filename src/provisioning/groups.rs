@@ -73,7 +73,7 @@ pub async fn create(
     let wanted = parse_members(attributes.remove("members").as_ref())?;
     let data = GroupData::from_resource(attributes);
     store
-        .run(move |conn| {
+        .run_write(move |conn| {
             let id = write_tx(conn, |conn| {
                 let now = clock::now();
                 let id = GroupId::generate();
@@ -281,7 +281,7 @@ pub async fn delete(
 ) -> Result<(), ScimError> {
     let id = parse_id(id)?;
     store
-        .run(move |conn| {
+        .run_write(move |conn| {
             write_tx(conn, |conn| {
                 let current = groups::find(conn, &actor.org, &id)?.ok_or_else(|| not_found(&id))?;
                 check(&precondition, current.version)?;
@@ -341,24 +341,33 @@ pub async fn groups_of_users(
     let ids = ids.to_vec();
     let base = base.to_owned();
     store
-        .run(move |conn| {
-            let rows = groups::memberships(conn, &org, &ids, MAX_NESTING_DEPTH)?;
-            let mut out: HashMap<UserId, Vec<Value>> =
-                ids.iter().map(|id| (id.clone(), Vec::new())).collect();
-            for m in rows {
-                let kind = if m.depth <= 1 { "direct" } else { "indirect" };
-                out.entry(UserId::from_db(m.user_id))
-                    .or_default()
-                    .push(json!({
-                        "value": m.group_id,
-                        "$ref": format!("{base}/Groups/{}", m.group_id),
-                        "display": m.display_name,
-                        "type": kind,
-                    }));
-            }
-            Ok(out)
-        })
+        .run(move |conn| Ok(groups_of_users_in(conn, &org, &ids, &base)?))
         .await
+}
+
+/// [`groups_of_users`] on a connection the caller holds, so a read can fetch a user and its
+/// groups in one trip to the database.
+pub fn groups_of_users_in(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    ids: &[UserId],
+    base: &str,
+) -> diesel::QueryResult<HashMap<UserId, Vec<Value>>> {
+    let rows = groups::memberships(conn, org, ids, MAX_NESTING_DEPTH)?;
+    let mut out: HashMap<UserId, Vec<Value>> =
+        ids.iter().map(|id| (id.clone(), Vec::new())).collect();
+    for m in rows {
+        let kind = if m.depth <= 1 { "direct" } else { "indirect" };
+        out.entry(UserId::from_db(m.user_id))
+            .or_default()
+            .push(json!({
+                "value": m.group_id,
+                "$ref": format!("{base}/Groups/{}", m.group_id),
+                "display": m.display_name,
+                "type": kind,
+            }));
+    }
+    Ok(out)
 }
 
 /// Parses a group id from a URL or a Bulk path; anything else is a 404.
@@ -471,7 +480,7 @@ where
         + 'static,
 {
     store
-        .run(move |conn| {
+        .run_write(move |conn| {
             for _ in 0..MAX_WRITE_ATTEMPTS {
                 let attempt = write_tx(conn, |conn| {
                     let current =

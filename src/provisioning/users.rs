@@ -61,7 +61,7 @@ pub async fn create(store: &Store, actor: Actor, body: Value) -> Result<UserRow,
     attributes.entry("active").or_insert(Value::Bool(true));
     let data = UserData::from_resource(attributes);
     store
-        .run(move |conn| {
+        .run_write(move |conn| {
             write_tx(conn, |conn| {
                 let now = clock::now();
                 let id = UserId::generate();
@@ -96,6 +96,32 @@ pub async fn get(store: &Store, org: &OrgId, id: &str) -> Result<UserRow, ScimEr
     let org = org.clone();
     store
         .run(move |conn| users::find(conn, &org, &id)?.ok_or_else(|| not_found(&id)))
+        .await
+}
+
+/// `GET /Users/{id}` with the user's `groups` (RFC 7643 §4.1.2) when `groups_base` (the SCIM
+/// base URL for their `$ref`) is given: one trip to the database for both.
+pub async fn read(
+    store: &Store,
+    org: &OrgId,
+    id: &str,
+    groups_base: Option<String>,
+) -> Result<(UserRow, Vec<Value>), ScimError> {
+    let id = parse_id(id)?;
+    let org = org.clone();
+    store
+        .run(move |conn| {
+            let row = users::find(conn, &org, &id)?.ok_or_else(|| not_found(&id))?;
+            let groups = match groups_base {
+                Some(base) => {
+                    super::groups::groups_of_users_in(conn, &org, std::slice::from_ref(&id), &base)?
+                        .remove(&id)
+                        .unwrap_or_default()
+                }
+                None => Vec::new(),
+            };
+            Ok((row, groups))
+        })
         .await
 }
 
@@ -227,7 +253,7 @@ pub async fn delete(
 ) -> Result<(), ScimError> {
     let id = parse_id(id)?;
     store
-        .run(move |conn| {
+        .run_write(move |conn| {
             write_tx(conn, |conn| {
                 let current = users::find(conn, &actor.org, &id)?.ok_or_else(|| not_found(&id))?;
                 precondition.check(&current)?;
@@ -257,7 +283,7 @@ where
     F: Fn(&Map<String, Value>) -> Result<Map<String, Value>, ScimError> + Send + 'static,
 {
     store
-        .run(move |conn| {
+        .run_write(move |conn| {
             for _ in 0..MAX_WRITE_ATTEMPTS {
                 let saved = write_tx(conn, |conn| {
                     let current =

@@ -565,6 +565,18 @@ pub fn memberships(
 ) -> QueryResult<Vec<Membership>> {
     let mut out = Vec::new();
     for chunk in user_ids.chunks(CHUNK) {
+        // Most users of most organizations are in no group: answer those from the membership
+        // index without the recursive query (which is also planned anew every time).
+        let direct: bool = diesel::select(diesel::dsl::exists(
+            group_members::table
+                .filter(group_members::org_id.eq(org.as_str()))
+                .filter(group_members::member_id.eq_any(chunk.iter().map(UserId::as_str)))
+                .filter(group_members::member_type.eq("User")),
+        ))
+        .get_result(conn)?;
+        if !direct {
+            continue;
+        }
         // `$n` placeholders work on both backends (SQLite reads them as named parameters, in
         // order of first appearance, which is their numeric order here).
         let ids: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();

@@ -32,3 +32,41 @@ pub fn is_revoked(conn: &mut DbConnection, jti: &str) -> QueryResult<bool> {
     ))
     .get_result(conn)
 }
+
+/// Where a token stands, read in one statement: whether its `jti` is revoked and, when it acts
+/// as a user, whether that user exists and is active.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub revoked: bool,
+    /// `None`: the token acts as no user. `Some(false)`: its user is deactivated or gone.
+    pub subject_active: Option<bool>,
+}
+
+/// Reads the [`Standing`] of the token `jti` acting as `subject` (in `org`).
+pub fn standing(
+    conn: &mut DbConnection,
+    jti: &str,
+    subject: Option<(&crate::ids::OrgId, &crate::ids::UserId)>,
+) -> QueryResult<Standing> {
+    use super::schema::users;
+    let revoked = diesel::dsl::exists(revoked_tokens::table.filter(revoked_tokens::jti.eq(jti)));
+    match subject {
+        None => Ok(Standing {
+            revoked: diesel::select(revoked).get_result(conn)?,
+            subject_active: None,
+        }),
+        Some((org, id)) => {
+            let active = users::table
+                .filter(users::org_id.eq(org.as_str()))
+                .filter(users::id.eq(id.as_str()))
+                .select(users::active)
+                .single_value();
+            let (revoked, active): (bool, Option<bool>) =
+                diesel::select((revoked, active)).get_result(conn)?;
+            Ok(Standing {
+                revoked,
+                subject_active: Some(active == Some(true)),
+            })
+        }
+    }
+}

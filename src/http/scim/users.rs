@@ -152,22 +152,23 @@ pub async fn get(
     query: web::Query<ResourceQuery>,
 ) -> Result<HttpResponse, ScimError> {
     let projection = query.projection(&USER_RESOURCE)?;
-    let row = users::get(&state.store, &auth.0.org, &id).await?;
+    let base = base_url(&state, &req);
+    let groups_base = projection
+        .includes(&USER_RESOURCE, "groups")
+        .then(|| base.clone());
+    let (row, groups) = users::read(&state.store, &auth.0.org, &id, groups_base).await?;
     if if_none_match(&req).is_some_and(|v| v.contains(&row.version)) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag(row.version)))
             .finish());
     }
-    let base = base_url(&state, &req);
-    resource_response(
-        &state,
-        &auth.0.org,
+    Ok(respond_with(
         StatusCode::OK,
         &row,
         &base,
+        groups,
         &projection,
-    )
-    .await
+    ))
 }
 
 /// `PUT /Users/{id}`: full replace (RFC 7644 §3.5.1).
@@ -282,10 +283,20 @@ async fn resource_response(
         .await?
         .remove(&row.user_id())
         .unwrap_or_default();
+    Ok(respond_with(status, row, base, groups, projection))
+}
+
+fn respond_with(
+    status: StatusCode,
+    row: &UserRow,
+    base: &str,
+    groups: Vec<Value>,
+    projection: &Projection,
+) -> HttpResponse {
     let body = projection.apply(&USER_RESOURCE, render(row, base, groups));
     let mut response = respond(status, &body);
     if let Ok(tag) = header::HeaderValue::from_str(&etag(row.version)) {
         response.headers_mut().insert(header::ETAG, tag);
     }
-    Ok(response)
+    response
 }
