@@ -32,6 +32,11 @@ impl OrgId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Wraps a slug read from the database (checked when it was written).
+    pub(crate) fn from_db(s: String) -> OrgId {
+        OrgId(s)
+    }
 }
 
 impl fmt::Display for OrgId {

@@ -75,9 +75,19 @@ impl Application {
                 .wrap(TracingLogger::<crate::telemetry::RosterRootSpan>::new())
         })
         .listen(listener)?;
-        if let Some(workers) = settings.workers {
-            server = server.workers(workers);
-        }
+        let workers = settings
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        // Database work runs on each worker's blocking threads; more of them than pooled
+        // connections only wait for the pool, and every extra thread keeps its own allocator
+        // cache (measured: a few hundred MiB of RSS under 16 clients without this bound).
+        let blocking_threads = usize::try_from(settings.db_pool_size)
+            .unwrap_or(8)
+            .div_ceil(workers)
+            .max(2);
+        server = server
+            .workers(workers)
+            .worker_max_blocking_threads(blocking_threads);
         Ok(Application {
             port,
             server: server.run(),

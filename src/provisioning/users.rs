@@ -69,7 +69,7 @@ pub async fn create(store: &Store, actor: Actor, body: Value) -> Result<UserRow,
                     Some(t) => t.record(&actor, now),
                     None => Deactivation::default(),
                 };
-                users::insert(
+                let row = users::insert(
                     conn,
                     &actor.org,
                     &id,
@@ -84,7 +84,7 @@ pub async fn create(store: &Store, actor: Actor, body: Value) -> Result<UserRow,
                     changed.push("password".to_owned());
                 }
                 record(conn, &actor, "user.create", &id, changed, None, now)?;
-                users::find(conn, &actor.org, &id)?.ok_or_else(ScimError::internal)
+                Ok(row)
             })
         })
         .await
@@ -343,11 +343,11 @@ fn save(
         password_hash,
         deactivation: deactivation.as_ref(),
     };
-    let updated = users::update(conn, &actor.org, &id, current.version, &change, now)
-        .map_err(|e| write_error(e, &data))?;
-    if !updated {
+    let Some(updated) =
+        users::update(conn, current, &change, now).map_err(|e| write_error(e, &data))?
+    else {
         return Ok(None);
-    }
+    };
     if !changed.is_empty() {
         record(
             conn,
@@ -370,9 +370,7 @@ fn save(
             now,
         )?;
     }
-    Ok(Some(
-        users::find(conn, &actor.org, &id)?.ok_or_else(ScimError::internal)?,
-    ))
+    Ok(Some(updated))
 }
 
 /// Top-level attribute names whose values differ (extension attributes as `urn:…:name`).

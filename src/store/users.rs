@@ -97,8 +97,8 @@ pub struct Deactivation {
     pub via: Option<&'static str>,
 }
 
-/// Inserts a new user and its child rows. A taken `userName` or `externalId` is a unique
-/// violation for the caller to map.
+/// Inserts a new user and its child rows and returns the row as stored. A taken `userName` or
+/// `externalId` is a unique violation for the caller to map.
 pub fn insert(
     conn: &mut DbConnection,
     org: &OrgId,
@@ -107,7 +107,7 @@ pub fn insert(
     password_hash: Option<&str>,
     deactivation: &Deactivation,
     now: DateTime<Utc>,
-) -> QueryResult<()> {
+) -> QueryResult<UserRow> {
     let now = now.naive_utc();
     diesel::insert_into(users::table)
         .values((
@@ -128,7 +128,22 @@ pub fn insert(
             users::deactivated_via.eq(deactivation.via),
         ))
         .execute(conn)?;
-    write_children(conn, org, id, &data.resource)
+    write_children(conn, org, id, &data.resource)?;
+    Ok(UserRow {
+        id: id.as_str().to_owned(),
+        org_id: org.as_str().to_owned(),
+        user_name: data.user_name.clone(),
+        external_id: data.external_id.clone(),
+        display_name: data.display_name.clone(),
+        active: data.active,
+        resource: Doc(Value::Object(data.resource.clone())),
+        version: 1,
+        created_at: now,
+        last_modified: now,
+        deactivated_at: deactivation.at.map(|t| t.naive_utc()),
+        deactivated_by: deactivation.by.clone(),
+        deactivated_via: deactivation.via.map(str::to_owned),
+    })
 }
 
 /// The user `id` of `org`, if it exists.
@@ -162,55 +177,88 @@ pub struct Change<'a> {
     pub deactivation: Option<&'a Deactivation>,
 }
 
-/// Replaces the user's data if its version is still `expected_version`, bumping the version.
-/// Returns false when the row is gone or was changed concurrently (the caller re-reads).
+/// Replaces the user's data if its version is still `current.version`, bumping the version,
+/// in one UPDATE (plus the child tables when emails or phone numbers changed, and the password
+/// hash when a new one is given). Returns the row as now stored, or `None` when the row is gone
+/// or was changed concurrently (the caller re-reads).
 pub fn update(
     conn: &mut DbConnection,
-    org: &OrgId,
-    id: &UserId,
-    expected_version: i64,
+    current: &UserRow,
     change: &Change<'_>,
     now: DateTime<Utc>,
-) -> QueryResult<bool> {
+) -> QueryResult<Option<UserRow>> {
     let data = change.data;
+    let org = OrgId::from_db(current.org_id.clone());
+    let id = current.user_id();
+    let deactivation = match change.deactivation {
+        Some(d) => (
+            d.at.map(|t| t.naive_utc()),
+            d.by.clone(),
+            d.via.map(str::to_owned),
+        ),
+        None => (
+            current.deactivated_at,
+            current.deactivated_by.clone(),
+            current.deactivated_via.clone(),
+        ),
+    };
+    let now = now.naive_utc();
     let target = users::table
         .filter(users::org_id.eq(org.as_str()))
         .filter(users::id.eq(id.as_str()))
-        .filter(users::version.eq(expected_version));
-    let changes = (
-        users::user_name.eq(&data.user_name),
-        users::user_name_ci.eq(user_name_key(&data.user_name)),
-        users::external_id.eq(data.external_id.as_deref()),
-        users::display_name.eq(data.display_name.as_deref()),
-        users::active.eq(data.active),
-        users::resource.eq(Doc(Value::Object(data.resource.clone()))),
-        users::version.eq(expected_version + 1),
-        users::last_modified.eq(now.naive_utc()),
-    );
-    let updated = diesel::update(target).set(changes).execute(conn)?;
+        .filter(users::version.eq(current.version));
+    let updated = diesel::update(target)
+        .set((
+            users::user_name.eq(&data.user_name),
+            users::user_name_ci.eq(user_name_key(&data.user_name)),
+            users::external_id.eq(data.external_id.as_deref()),
+            users::display_name.eq(data.display_name.as_deref()),
+            users::active.eq(data.active),
+            users::resource.eq(Doc(Value::Object(data.resource.clone()))),
+            users::version.eq(current.version + 1),
+            users::last_modified.eq(now),
+            users::deactivated_at.eq(deactivation.0),
+            users::deactivated_by.eq(deactivation.1.as_deref()),
+            users::deactivated_via.eq(deactivation.2.as_deref()),
+        ))
+        .execute(conn)?;
     if updated == 0 {
-        return Ok(false);
+        return Ok(None);
     }
     if let Some(hash) = change.password_hash {
         diesel::update(users::table.filter(users::id.eq(id.as_str())))
             .set(users::password_hash.eq(hash))
             .execute(conn)?;
     }
-    if let Some(d) = change.deactivation {
-        diesel::update(users::table.filter(users::id.eq(id.as_str())))
-            .set((
-                users::deactivated_at.eq(d.at.map(|t| t.naive_utc())),
-                users::deactivated_by.eq(d.by.as_deref()),
-                users::deactivated_via.eq(d.via),
-            ))
+    let before = current.attributes();
+    let children = ["emails", "phoneNumbers"];
+    if children
+        .iter()
+        .any(|k| before.get(*k) != data.resource.get(*k))
+    {
+        diesel::delete(user_emails::table.filter(user_emails::user_id.eq(id.as_str())))
             .execute(conn)?;
+        diesel::delete(
+            user_phone_numbers::table.filter(user_phone_numbers::user_id.eq(id.as_str())),
+        )
+        .execute(conn)?;
+        write_children(conn, &org, &id, &data.resource)?;
     }
-    diesel::delete(user_emails::table.filter(user_emails::user_id.eq(id.as_str())))
-        .execute(conn)?;
-    diesel::delete(user_phone_numbers::table.filter(user_phone_numbers::user_id.eq(id.as_str())))
-        .execute(conn)?;
-    write_children(conn, org, id, &data.resource)?;
-    Ok(true)
+    Ok(Some(UserRow {
+        id: current.id.clone(),
+        org_id: current.org_id.clone(),
+        user_name: data.user_name.clone(),
+        external_id: data.external_id.clone(),
+        display_name: data.display_name.clone(),
+        active: data.active,
+        resource: Doc(Value::Object(data.resource.clone())),
+        version: current.version + 1,
+        created_at: current.created_at,
+        last_modified: now,
+        deactivated_at: deactivation.0,
+        deactivated_by: deactivation.1,
+        deactivated_via: deactivation.2,
+    }))
 }
 
 /// Deletes the user (its child rows cascade). Returns whether it existed.
@@ -275,12 +323,26 @@ pub fn list(conn: &mut DbConnection, org: &OrgId, query: &ListQuery) -> QueryRes
         .count()
         .get_result(conn)?;
     let rows = if query.limit > 0 && query.offset < total {
-        scoped(org, query.filter.as_ref())
-            .select(UserRow::as_select())
+        // A deferred join in two statements (diesel's MultiConnection cannot nest a boxed
+        // subquery): the page's ids are found, and `startIndex` skipped, in the (org_id, id) or
+        // filter index alone; then only the page's rows, with their JSON, are read.
+        let ids: Vec<String> = scoped(org, query.filter.as_ref())
+            .select(users::id)
             .order(query.order.clone().unwrap_or_else(by_id))
             .offset(query.offset)
             .limit(query.limit)
-            .load(conn)?
+            .load(conn)?;
+        let mut rows: Vec<UserRow> = users::table
+            .filter(users::id.eq_any(&ids))
+            .select(UserRow::as_select())
+            .load(conn)?;
+        let position: std::collections::HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        rows.sort_by_key(|row| position.get(row.id.as_str()).copied());
+        rows
     } else {
         Vec::new()
     };

@@ -1,0 +1,2 @@
+DROP INDEX groups_org_id;
+DROP INDEX users_org_id;
