@@ -62,12 +62,12 @@ struct Args {
     /// Longest a phase may run.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     phase_time: Duration,
-    /// Phases to run after create, comma-separated: lookup, get, patch, page, filters (all by
+    /// Phases to run after create, comma-separated: lookup, get, patch, page, page-ends, filters (all by
     /// default); useful to profile one.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "lookup,get,patch,page,filters"
+        default_value = "lookup,get,patch,page,page-ends,filters"
     )]
     phases: Vec<String>,
     /// Run the ceiling server on this port (internal: the benchmark starts itself this way).
@@ -560,6 +560,21 @@ async fn run(args: Args) {
             .await;
             m.rss_mib = roster.peak_rss_mib();
             results.push(m);
+        }
+
+        // The first and the last page: `startIndex` skips through the index, so the last page
+        // should cost about what the first does.
+        if wanted("page-ends") {
+            for (name, start) in [("first page", 1), ("last page", population.saturating_sub(99).max(1))] {
+                let t = target.clone();
+                let mut m = phase(name, clients, 200, limit, move |_| {
+                    let req = t.get(&format!("/Users?startIndex={start}&count=100"));
+                    async move { req.send().await.is_ok_and(|r| r.status() == 200) }
+                })
+                .await;
+                m.rss_mib = roster.peak_rss_mib();
+                results.push(m);
+            }
         }
 
         // Filters no index serves; every user matches the first, one in six the second.
