@@ -565,7 +565,10 @@ async fn run(args: Args) {
         // The first and the last page: `startIndex` skips through the index, so the last page
         // should cost about what the first does.
         if wanted("page-ends") {
-            for (name, start) in [("first page", 1), ("last page", population.saturating_sub(99).max(1))] {
+            for (name, start) in [
+                ("first page", 1),
+                ("last page", population.saturating_sub(99).max(1)),
+            ] {
                 let t = target.clone();
                 let mut m = phase(name, clients, 200, limit, move |_| {
                     let req = t.get(&format!("/Users?startIndex={start}&count=100"));

@@ -156,17 +156,6 @@ pub fn find(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryResult<Op
         .optional()
 }
 
-/// Whether the user exists in `org` and is active: the check behind every token with a `sub`.
-pub fn is_active(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryResult<bool> {
-    let active: Option<bool> = users::table
-        .filter(users::org_id.eq(org.as_str()))
-        .filter(users::id.eq(id.as_str()))
-        .select(users::active)
-        .first(conn)
-        .optional()?;
-    Ok(active == Some(true))
-}
-
 /// What an update writes.
 #[derive(Debug, Clone, Copy)]
 pub struct Change<'a> {
