@@ -12,6 +12,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use crate::auth::Verifier;
 use crate::config::Settings;
 use crate::http::{self, AppState};
+use crate::scim::cursor::CursorKey;
 use crate::scim::discovery::{BulkLimits, Capabilities};
 use crate::store::Store;
 
@@ -29,7 +30,14 @@ impl Application {
     /// `settings.bind`. Fails with the cause when any of these fails.
     pub fn build(settings: &Settings) -> anyhow::Result<Application> {
         let store = open_store(settings)?;
-        let verifier = Verifier::new(&settings.jwt()?).context("loading the token keys")?;
+        let jwt = settings.jwt()?;
+        let verifier = Verifier::new(&jwt).context("loading the token keys")?;
+        // Cursors must open on every node: derive their key from the deployment's token
+        // secret; without one (public keys only), cursors work on the node that made them.
+        let cursor_key = jwt
+            .secret
+            .as_ref()
+            .map_or_else(CursorKey::random, |s| CursorKey::derive(s.expose()));
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -41,6 +49,7 @@ impl Application {
                 .as_ref()
                 .map(|u| u.trim_end_matches('/').to_owned()),
             capabilities: capabilities(settings),
+            cursor_key,
         });
         let max_body = settings.max_body_bytes;
         let mut server = HttpServer::new(move || {
@@ -131,7 +140,7 @@ fn capabilities(settings: &Settings) -> Capabilities {
         change_password: true,
         sort: true,
         etag: true,
-        cursor_pagination: false,
+        cursor_pagination: true,
         max_page_size: settings.max_results,
         default_page_size: DEFAULT_PAGE_SIZE.min(settings.max_results),
     }

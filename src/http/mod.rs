@@ -20,6 +20,8 @@ pub struct AppState {
     pub base_url: Option<String>,
     /// What `/ServiceProviderConfig` advertises and listings enforce.
     pub capabilities: Capabilities,
+    /// Seals RFC 9865 cursors.
+    pub cursor_key: crate::scim::cursor::CursorKey,
 }
 
 impl AppState {

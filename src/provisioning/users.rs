@@ -15,6 +15,7 @@ use crate::scim::ScimError;
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::resource;
 use crate::scim::schema::USER_RESOURCE;
+use crate::store::filter::SqlBool;
 use crate::store::users::{self, Deactivation, Page, UserData, UserRow};
 use crate::store::{Store, audit, unique_violation, write_tx};
 
@@ -121,6 +122,28 @@ pub async fn read(
                 None => Vec::new(),
             };
             Ok((row, groups))
+        })
+        .await
+}
+
+/// A cursor page (RFC 9865) of the users matching `filter`, after the user `after`.
+pub async fn page_after(
+    store: &Store,
+    org: &OrgId,
+    filter: Option<SqlBool>,
+    after: Option<String>,
+    limit: i64,
+) -> Result<Vec<UserRow>, ScimError> {
+    let org = org.clone();
+    store
+        .run(move |conn| {
+            Ok(users::page_after(
+                conn,
+                &org,
+                filter.as_ref(),
+                after.as_deref(),
+                limit,
+            )?)
         })
         .await
 }

@@ -29,6 +29,7 @@ use crate::store::filter::SqlBool;
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     filter: Option<String>,
+    cursor: Option<String>,
     #[serde(rename = "sortBy")]
     sort_by: Option<String>,
     #[serde(rename = "sortOrder")]
@@ -51,6 +52,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ScimError> {
     let query = query.into_inner();
     let search_query = Search {
+        cursor: query.cursor,
         start_index: parse_number("startIndex", query.start_index.as_deref())?,
         count: parse_number("count", query.count.as_deref())?,
         filter: query.filter,
@@ -82,6 +84,11 @@ pub async fn search(
     req: &HttpRequest,
     query: Search,
 ) -> Result<HttpResponse, ScimError> {
+    if query.cursor.is_some() {
+        return Err(ScimError::invalid_value(
+            "cursor pagination (RFC 9865) is offered on /Users; page groups with startIndex",
+        ));
+    }
     let (start_index, count) = query.bounds(state);
     let filter = query.sql_filter(&GROUP_RESOURCE)?;
     let (resources, total) =

@@ -133,6 +133,8 @@ pub fn respond(status: StatusCode, body: &Value) -> HttpResponse {
 #[derive(Debug, Default)]
 pub struct Search {
     pub filter: Option<String>,
+    /// RFC 9865: present (empty for the first page) to page by cursor rather than index.
+    pub cursor: Option<String>,
     pub sort_by: Option<String>,
     pub sort_order: Option<String>,
     pub start_index: Option<i64>,

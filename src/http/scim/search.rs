@@ -102,6 +102,7 @@ pub fn parse(body: Value) -> Result<Search, ScimError> {
     }
     Ok(Search {
         filter: string(&map, "filter")?,
+        cursor: string(&map, "cursor")?,
         sort_by: string(&map, "sortBy")?,
         sort_order: string(&map, "sortOrder")?,
         start_index: integer(&map, "startIndex")?,
