@@ -62,12 +62,12 @@ struct Args {
     /// Longest a phase may run.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     phase_time: Duration,
-    /// Phases to run after create, comma-separated: lookup, get, patch, page, page-ends, filters (all by
+    /// Phases to run after create, comma-separated: lookup, get, patch, page, page-ends, cursor, filters (all by
     /// default); useful to profile one.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "lookup,get,patch,page,page-ends,filters"
+        default_value = "lookup,get,patch,page,page-ends,cursor,filters"
     )]
     phases: Vec<String>,
     /// Run the ceiling server on this port (internal: the benchmark starts itself this way).
@@ -578,6 +578,72 @@ async fn run(args: Args) {
                 m.rss_mib = roster.peak_rss_mib();
                 results.push(m);
             }
+        }
+
+        // RFC 9865 cursors: walk from the first page as far as the phase time allows, one
+        // client (a cursor walk is sequential), and compare the early pages with the late ones.
+        if wanted("cursor") && clients == args.clients[0] {
+            let started = Instant::now();
+            let mut latencies = Vec::new();
+            let mut cursor = String::new();
+            let mut seen = 0_usize;
+            let mut errors = 0;
+            while started.elapsed() < limit && latencies.len() < args.requests {
+                let t = Instant::now();
+                let response = target
+                    .get(&format!(
+                        "/Users?count=1000&attributes=userName&cursor={cursor}"
+                    ))
+                    .send()
+                    .await;
+                let body: Value = match response {
+                    Ok(r) if r.status() == 200 => r.json().await.unwrap_or_default(),
+                    _ => {
+                        errors += 1;
+                        break;
+                    }
+                };
+                latencies.push(t.elapsed());
+                seen += body["Resources"].as_array().map_or(0, Vec::len);
+                match body["nextCursor"].as_str() {
+                    Some(next) => cursor = next.to_owned(),
+                    None => break,
+                }
+            }
+            let window = latencies.len().min(20);
+            for (name, slice) in [
+                ("cursor pages, first 20", &latencies[..window]),
+                (
+                    "cursor pages, last 20",
+                    &latencies[latencies.len() - window..],
+                ),
+            ] {
+                let mut sorted = slice.to_vec();
+                sorted.sort();
+                let ms = |p: f64| {
+                    sorted
+                        .get(
+                            ((sorted.len() as f64 * p) as usize)
+                                .min(sorted.len().saturating_sub(1)),
+                        )
+                        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+                };
+                results.push(Measured {
+                    phase: name.to_owned(),
+                    clients: 1,
+                    requests: sorted.len(),
+                    errors,
+                    seconds: sorted.iter().map(Duration::as_secs_f64).sum(),
+                    p50_ms: ms(0.5),
+                    p99_ms: ms(0.99),
+                    rss_mib: roster.peak_rss_mib(),
+                });
+            }
+            eprintln!(
+                "cursor walk: {} pages of 1000, {seen} users, in {:.1}s",
+                latencies.len(),
+                started.elapsed().as_secs_f64()
+            );
         }
 
         // Filters no index serves; every user matches the first, one in six the second.
