@@ -717,13 +717,17 @@ fn report(args: &Args, results: &[Measured], ceilings: &[(usize, f64)], users: u
             .map_or(f64::NAN, |(_, r)| *r);
         let ratio = 100.0 * m.rate() / ceiling;
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.0}% | {:.2} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {} | {:.2} | {:.2} | {} |",
             m.phase,
             m.clients,
             m.requests,
             m.errors,
             m.rate(),
-            ratio,
+            if ratio.is_finite() {
+                format!("{ratio:.0}%")
+            } else {
+                "–".to_owned()
+            },
             m.p50_ms,
             m.p99_ms,
             if m.rss_mib > 0.0 {
