@@ -22,24 +22,80 @@ use crate::scim::ScimError;
 pub struct Authenticated(pub Principal);
 
 impl FromRequest for Authenticated {
-    type Error = ScimError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ScimError>>>>;
+    type Error = Rejection;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Rejection>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req);
         Box::pin(async move {
-            let state = state.ok_or_else(ScimError::internal)?;
-            let token = token?;
+            let state = state.ok_or_else(|| Rejection::without_token(ScimError::internal()))?;
+            let token = token.map_err(Rejection::without_token)?;
+            let refused = |e: ScimError| Rejection {
+                error: e,
+                token_presented: true,
+            };
             let claims = state
                 .verifier
                 .verify(&token, clock::unix_now())
-                .map_err(|e| ScimError::unauthorized(e.to_string()))?;
-            let principal = Principal::from_claims(claims).map_err(ScimError::unauthorized)?;
+                .map_err(|e| refused(ScimError::unauthorized(e.to_string())))?;
+            let principal =
+                Principal::from_claims(claims).map_err(|e| refused(ScimError::unauthorized(e)))?;
             tracing::Span::current().record("org", principal.org.as_str());
-            access::authorize(&state.store, &principal).await?;
+            access::authorize(&state.store, &principal)
+                .await
+                .map_err(refused)?;
             Ok(Authenticated(principal))
         })
+    }
+}
+
+/// Why a request was not authenticated: the SCIM error, and whether a token was presented at
+/// all. A refused token gets the RFC 6750 §3.1 challenge `error="invalid_token"`; a request
+/// without one only learns the scheme (§3: no error code when credentials are missing).
+#[derive(Debug)]
+pub struct Rejection {
+    pub error: ScimError,
+    pub token_presented: bool,
+}
+
+impl Rejection {
+    fn without_token(error: ScimError) -> Rejection {
+        Rejection {
+            error,
+            token_presented: false,
+        }
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl From<Rejection> for ScimError {
+    fn from(r: Rejection) -> ScimError {
+        r.error
+    }
+}
+
+impl actix_web::ResponseError for Rejection {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        self.error.status_code()
+    }
+
+    fn error_response(&self) -> actix_web::HttpResponse {
+        let mut response = self.error.error_response();
+        if self.token_presented && self.error.status() == 401 {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static(
+                    "Bearer realm=\"roster\", error=\"invalid_token\"",
+                ),
+            );
+        }
+        response
     }
 }
 

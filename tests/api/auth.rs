@@ -334,3 +334,23 @@ both_backends! {
         assert_eq!(user_now["meta"]["version"], user["meta"]["version"]);
     }
 }
+
+both_backends! {
+    async fn the_challenge_says_invalid_token_only_for_a_presented_token(app) {
+        let challenge = |response: &Response| {
+            response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        // RFC 6750 §3: no credentials, no error code.
+        let missing = list_with_authorization(&app, None).await;
+        assert_eq!(challenge(&missing), "Bearer realm=\"roster\"");
+        // §3.1: a token that is refused is `invalid_token`.
+        let refused = list_with_authorization(&app, Some("Bearer not.a.token")).await;
+        assert_eq!(challenge(&refused), "Bearer realm=\"roster\", error=\"invalid_token\"");
+        assert_scim_error(refused, 401, None).await;
+    }
+}

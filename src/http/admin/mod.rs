@@ -103,7 +103,7 @@ impl FromRequest for Admin {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let authenticated = Authenticated::from_request(req, payload);
         Box::pin(async move {
-            let Authenticated(principal) = authenticated.await?;
+            let Authenticated(principal) = authenticated.await.map_err(ScimError::from)?;
             if principal.role != Role::Admin {
                 return Err(AdminError::new(
                     403,
