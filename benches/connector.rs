@@ -62,12 +62,13 @@ struct Args {
     /// Longest a phase may run.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     phase_time: Duration,
-    /// Phases to run after create, comma-separated: lookup, get, patch, page, page-ends, cursor, filters (all by
-    /// default); useful to profile one.
+    /// Phases to run after create, comma-separated: floor (`/healthz`: roster's HTTP stack without
+    /// auth or database), lookup, get, patch, page, page-ends, cursor, filters (all by default);
+    /// useful to profile one.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "lookup,get,patch,page,page-ends,cursor,filters"
+        default_value = "floor,lookup,get,patch,page,page-ends,cursor,filters"
     )]
     phases: Vec<String>,
     /// Run the ceiling server on this port (internal: the benchmark starts itself this way).
@@ -472,6 +473,26 @@ async fn run(args: Args) {
         let ids_now = Arc::new(ids.clone());
 
         let wanted = |p: &str| args.phases.iter().any(|w| w == p);
+
+        // roster's own floor: `/healthz` goes through the same HTTP stack, middleware and
+        // request log as every SCIM request, without a token or the database.
+        if wanted("floor") {
+            let t = target.clone();
+            let health = t.base.replace("/scim/v2", "/healthz");
+            let mut m = phase(
+                "floor: /healthz",
+                clients,
+                args.requests,
+                limit,
+                move |_| {
+                    let req = t.client.get(&health);
+                    async move { req.send().await.is_ok_and(|r| r.status() == 200) }
+                },
+            )
+            .await;
+            m.rss_mib = roster.peak_rss_mib();
+            results.push(m);
+        }
 
         // userName eq: three hits, then a miss.
         if wanted("lookup") {

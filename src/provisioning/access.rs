@@ -13,8 +13,9 @@ pub async fn authorize(store: &Store, principal: &Principal) -> Result<(), ScimE
     let principal = principal.clone();
     let org_known = store.org_known(&principal.org);
     let cache = store.clone();
+    // One statement on indexes (and the org on first sight): a point read.
     store
-        .run(move |conn| {
+        .run_indexed(move |conn| {
             if !org_known {
                 if !orgs::exists(conn, &principal.org)? {
                     return Err(ScimError::unauthorized(format!(

@@ -338,11 +338,16 @@ pub async fn groups_of_users(
     base: &str,
 ) -> Result<HashMap<UserId, Vec<Value>>, ScimError> {
     let org = org.clone();
+    let ids_len = ids.len();
     let ids = ids.to_vec();
     let base = base.to_owned();
-    store
-        .run(move |conn| Ok(groups_of_users_in(conn, &org, &ids, &base)?))
-        .await
+    let work = move |conn: &mut DbConnection| Ok(groups_of_users_in(conn, &org, &ids, &base)?);
+    // One user's groups are a point read; a page's grow with it.
+    if ids_len <= 1 {
+        store.run_indexed(work).await
+    } else {
+        store.run(work).await
+    }
 }
 
 /// [`groups_of_users`] on a connection the caller holds, so a read can fetch a user and its

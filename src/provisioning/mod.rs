@@ -66,6 +66,10 @@ impl From<StoreError> for ScimError {
                 tracing::warn!(error = %e, "no database connection available");
                 ScimError::unavailable("the database is busy or unreachable; retry shortly")
             }
+            StoreError::Busy(why) => {
+                tracing::warn!(error = %why, "the database writer is busy");
+                ScimError::unavailable("the database is busy or unreachable; retry shortly")
+            }
             StoreError::Query(e) => ScimError::from(e),
             other => {
                 tracing::error!(error = %other, "storage failure");

@@ -96,7 +96,7 @@ pub async fn get(store: &Store, org: &OrgId, id: &str) -> Result<UserRow, ScimEr
     let id = parse_id(id)?;
     let org = org.clone();
     store
-        .run(move |conn| users::find(conn, &org, &id)?.ok_or_else(|| not_found(&id)))
+        .run_indexed(move |conn| users::find(conn, &org, &id)?.ok_or_else(|| not_found(&id)))
         .await
 }
 
@@ -111,7 +111,7 @@ pub async fn read(
     let id = parse_id(id)?;
     let org = org.clone();
     store
-        .run(move |conn| {
+        .run_indexed(move |conn| {
             let row = users::find(conn, &org, &id)?.ok_or_else(|| not_found(&id))?;
             let groups = match groups_base {
                 Some(base) => {
@@ -150,10 +150,14 @@ pub async fn page_after(
 
 /// `GET /Users` (RFC 7644 §3.4.2): one page of the users matching `filter`.
 pub async fn list(store: &Store, org: &OrgId, query: users::ListQuery) -> Result<Page, ScimError> {
+    let query_is_point = query.point;
     let org = org.clone();
-    store
-        .run(move |conn| Ok(users::list(conn, &org, &query)?))
-        .await
+    let work = move |conn: &mut crate::store::DbConnection| Ok(users::list(conn, &org, &query)?);
+    if query_is_point {
+        store.run_indexed(work).await
+    } else {
+        store.run(work).await
+    }
 }
 
 /// The admin "Manage users" list.

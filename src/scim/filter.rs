@@ -150,6 +150,26 @@ enum Scope<'a> {
 }
 
 impl Filter {
+    /// Whether the filter pins its matches to one value of one of the `unique` attributes (core
+    /// attributes, canonical names): an `eq` with a string at the top level or under `and`. Such
+    /// a filter matches at most one resource, found through that attribute's unique index.
+    /// Meant for a filter [`Filter::validate`] returned (canonical paths).
+    pub fn pins_unique(&self, unique: &[&str]) -> bool {
+        match self {
+            Filter::Compare {
+                path,
+                op: CompareOp::Eq,
+                value: Value::String(_),
+            } => {
+                path.urn.is_none()
+                    && path.sub_attr.is_none()
+                    && unique.contains(&path.attr.as_str())
+            }
+            Filter::And(a, b) => a.pins_unique(unique) || b.pins_unique(unique),
+            _ => false,
+        }
+    }
+
     /// Check the filter against `rt`'s schemas (RFC 7644 §3.4.2.2) and return it with canonical
     /// paths (canonical names; a URN only on extension attributes, see
     /// [`super::path::Resolved::to_path`]).

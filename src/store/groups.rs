@@ -176,13 +176,13 @@ pub fn insert(
         .map(drop)
 }
 
-/// The group `id` of `org`, if it exists.
+/// The group `id` of `org`, if it exists. No `LIMIT`, as in [`super::users::find`].
 pub fn find(conn: &mut DbConnection, org: &OrgId, id: &GroupId) -> QueryResult<Option<GroupRow>> {
     groups::table
         .filter(groups::org_id.eq(org.as_str()))
         .filter(groups::id.eq(id.as_str()))
         .select(GroupRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -567,13 +567,21 @@ pub fn memberships(
     for chunk in user_ids.chunks(CHUNK) {
         // Most users of most organizations are in no group: answer those from the membership
         // index without the recursive query (which is also planned anew every time).
-        let direct: bool = diesel::select(diesel::dsl::exists(
-            group_members::table
-                .filter(group_members::org_id.eq(org.as_str()))
-                .filter(group_members::member_id.eq_any(chunk.iter().map(UserId::as_str)))
-                .filter(group_members::member_type.eq("User")),
-        ))
-        .get_result(conn)?;
+        let of_users = group_members::table
+            .filter(group_members::org_id.eq(org.as_str()))
+            .filter(group_members::member_type.eq("User"));
+        // One user (a GET, a write's response) with `=`, a statement SQLite keeps prepared;
+        // `IN (…)` has as many parameters as the chunk and is prepared anew each time.
+        let direct: bool = match chunk {
+            [one] => diesel::select(diesel::dsl::exists(
+                of_users.filter(group_members::member_id.eq(one.as_str())),
+            ))
+            .get_result(conn)?,
+            _ => diesel::select(diesel::dsl::exists(
+                of_users.filter(group_members::member_id.eq_any(chunk.iter().map(UserId::as_str))),
+            ))
+            .get_result(conn)?,
+        };
         if !direct {
             continue;
         }

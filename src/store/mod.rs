@@ -15,6 +15,7 @@ pub mod orgs;
 pub mod schema;
 pub mod tokens;
 pub mod users;
+pub mod writer;
 
 use std::time::Duration;
 
@@ -79,9 +80,13 @@ pub enum StoreError {
     /// Running the embedded migrations failed.
     #[error("database migration failed: {0}")]
     Migration(String),
-    /// The blocking task running a query was cancelled or panicked.
+    /// The blocking task running a query was cancelled or panicked, or the write batch it was
+    /// part of failed (nothing of it was written).
     #[error("database task failed: {0}")]
     Task(String),
+    /// The SQLite writer could not get a connection or the write lock in time.
+    #[error("the database is busy: {0}")]
+    Busy(String),
 }
 
 /// If `err` is a unique-constraint violation, the text that names the constraint (PostgreSQL's
@@ -153,9 +158,10 @@ pub struct Store {
     backend: Backend,
     /// Orgs seen to exist. Orgs are never deleted, so this can only grow and is never stale.
     known_orgs: std::sync::Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
-    /// SQLite admits one writer at a time; writers queue here instead of polling the database
-    /// lock with `busy_timeout`'s sleeps. `None` on PostgreSQL.
-    write_lock: Option<std::sync::Arc<std::sync::Mutex<()>>>,
+    /// SQLite admits one writer at a time: this process's writes go through one writer thread
+    /// that commits them in groups ([`writer`]). `None` on PostgreSQL, where writers run
+    /// concurrently on pooled connections.
+    writer: Option<writer::GroupCommit>,
 }
 
 impl std::fmt::Debug for Store {
@@ -174,17 +180,27 @@ impl Store {
         let builder = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .connection_timeout(connect_timeout)
+            // A file connection does not go stale; a PostgreSQL one may (server restart), so
+            // it is pinged before use there.
+            .test_on_check_out(backend == Backend::Postgres)
             .connection_customizer(Box::new(SqlitePragmas));
         let pool = builder
             .build(Manager {
                 url: url.to_owned(),
             })
             .map_err(|e| StoreError::Unavailable(r2d2::PoolError::from(e)))?;
+        let writer =
+            match backend {
+                Backend::Sqlite => Some(writer::GroupCommit::start(pool.clone()).map_err(|e| {
+                    StoreError::Task(format!("cannot start the writer thread: {e}"))
+                })?),
+                Backend::Postgres => None,
+            };
         Ok(Store {
             pool,
             backend,
             known_orgs: Default::default(),
-            write_lock: (backend == Backend::Sqlite).then(Default::default),
+            writer,
         })
     }
 
@@ -225,18 +241,76 @@ impl Store {
         }
     }
 
-    /// [`Store::run`] for work that writes: on SQLite, writers of this process first take turns
-    /// on a mutex (before taking a connection from the pool), so they queue here instead of in
-    /// SQLite's busy handler, which sleeps in growing steps and gave p99 latencies of tens of
-    /// milliseconds under 16 writers. Other processes on the same file still meet
-    /// `busy_timeout`. On PostgreSQL it is [`Store::run`].
+    /// [`Store::run`] for work that writes. On SQLite the work is queued for the writer thread,
+    /// which runs it in a savepoint of a shared transaction and answers once that transaction
+    /// has committed ([`writer`]: group commit). `f` must leave no transaction open; it opens
+    /// its own with [`write_tx`], which becomes the savepoint's inner savepoint. On PostgreSQL it
+    /// is [`Store::run`].
     pub async fn run_write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.blocking(self.write_lock.clone(), f).await
+        let Some(writer) = &self.writer else {
+            return self.run(f).await;
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        let span = tracing::Span::current();
+        let job: writer::Job = Box::new(move |conn: Option<&mut DbConnection>| {
+            let result = conn.map(|conn| {
+                let _entered = span.enter();
+                f(conn)
+            });
+            writer::Outcome {
+                succeeded: matches!(result, Some(Ok(_))),
+                finish: Box::new(move |failure: Option<writer::Failure>| {
+                    let answer = match (result, failure) {
+                        // A request that failed on its own reports its own error: nothing of
+                        // it was written either way.
+                        (Some(Err(e)), _) => Err(e),
+                        (Some(Ok(value)), None) => Ok(value),
+                        (_, Some(failure)) => Err(E::from(StoreError::from(failure))),
+                        (None, None) => Err(E::from(StoreError::Task(
+                            "the write was not run".to_owned(),
+                        ))),
+                    };
+                    // The caller may have gone (client disconnected); the write stands.
+                    let _ = reply.send(answer);
+                }),
+            }
+        });
+        if writer.submit(job).is_err() {
+            return Err(E::from(StoreError::Task(
+                "the writer thread has stopped".to_owned(),
+            )));
+        }
+        answer.await.map_err(|_| {
+            E::from(StoreError::Task(
+                "the write was abandoned: its batch failed".to_owned(),
+            ))
+        })?
+    }
+
+    /// [`Store::run`] for reads bounded by an index: a point lookup and the handful of rows
+    /// hanging off it (a token's standing, a user by id and its groups, `userName eq`). On
+    /// SQLite, when the pool has an idle connection at hand, they run right here on the async
+    /// worker: a WAL read of a few rows takes microseconds and never waits for writers, which
+    /// is less than handing the work to a blocking thread and back. Otherwise (PostgreSQL,
+    /// whose every statement is a network round trip, or no idle connection) as [`Store::run`].
+    /// Never use it for work whose cost grows with the data (scans, pages, counts).
+    pub async fn run_indexed<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        if self.backend == Backend::Sqlite
+            && let Some(mut conn) = self.pool.try_get()
+        {
+            return read_tx(&mut conn, f);
+        }
+        self.run(f).await
     }
 
     /// Whether the database answers a trivial query.
@@ -260,15 +334,11 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.blocking(None, f).await
+        self.blocking(f).await
     }
 
-    /// The one place that hands blocking work a pooled connection, after `turn` when given.
-    async fn blocking<T, E, F>(
-        &self,
-        turn: Option<std::sync::Arc<std::sync::Mutex<()>>>,
-        f: F,
-    ) -> Result<T, E>
+    /// The one place that hands blocking work a pooled connection.
+    async fn blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
@@ -278,9 +348,6 @@ impl Store {
         let span = tracing::Span::current();
         actix_web::rt::task::spawn_blocking(move || {
             let _entered = span.enter();
-            let _turn = turn
-                .as_ref()
-                .map(|l| l.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
             let mut conn = pool.get().map_err(StoreError::from)?;
             f(&mut conn)
         })
@@ -289,20 +356,56 @@ impl Store {
     }
 }
 
+/// Runs the reads of `f` in one SQLite read transaction: one snapshot, and the WAL read lock
+/// (an `fcntl` on the shared-memory file, under a mutex every connection of the process shares)
+/// taken and released once instead of around every statement. Nothing to roll back: the
+/// transaction is ended either way. A connection already in a transaction runs `f` as it is.
+fn read_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<StoreError>,
+{
+    let DbConnection::Sqlite(c) = conn else {
+        return f(conn);
+    };
+    let status = AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth();
+    if !matches!(status, Ok(None)) {
+        return f(conn);
+    }
+    AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")
+        .map_err(|e| E::from(StoreError::Query(e)))?;
+    let result = f(conn);
+    type Tm = <DbConnection as Connection>::TransactionManager;
+    if let Err(e) = Tm::commit_transaction(conn) {
+        tracing::error!(error = %e, "ending a read transaction failed");
+        if result.is_ok() {
+            return Err(E::from(StoreError::Query(e)));
+        }
+    }
+    result
+}
+
 /// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite (so a transaction that reads
 /// before it writes waits for the write lock up front instead of failing on the upgrade), a plain
-/// `BEGIN` on PostgreSQL. Commits on `Ok`, rolls back on `Err`.
+/// `BEGIN` on PostgreSQL. Commits on `Ok`, rolls back on `Err`. Inside a transaction already
+/// open (the SQLite writer's batch, a Bulk request) it is a savepoint: `Err` undoes `f` alone.
 pub fn write_tx<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     E: From<DieselError>,
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
 {
     type Tm = <DbConnection as Connection>::TransactionManager;
+    let outermost_sqlite = match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()?
+            .is_none(),
+        DbConnection::Pg(_) => false,
+    };
     match conn {
-        DbConnection::Sqlite(c) => {
+        DbConnection::Sqlite(c) if outermost_sqlite => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
         }
-        DbConnection::Pg(_) => Tm::begin_transaction(conn)?,
+        _ => Tm::begin_transaction(conn)?,
     }
     match f(conn) {
         Ok(value) => {

@@ -56,16 +56,19 @@ pub fn standing(
             subject_active: None,
         }),
         Some((org, id)) => {
-            let active = users::table
-                .filter(users::org_id.eq(org.as_str()))
-                .filter(users::id.eq(id.as_str()))
-                .select(users::active)
-                .single_value();
-            let (revoked, active): (bool, Option<bool>) =
+            // `exists`, not a scalar subquery: diesel gives the latter a bound `LIMIT`, which
+            // makes SQLite re-prepare the statement on every request.
+            let active = diesel::dsl::exists(
+                users::table
+                    .filter(users::org_id.eq(org.as_str()))
+                    .filter(users::id.eq(id.as_str()))
+                    .filter(users::active.eq(true)),
+            );
+            let (revoked, active): (bool, bool) =
                 diesel::select((revoked, active)).get_result(conn)?;
             Ok(Standing {
                 revoked,
-                subject_active: Some(active == Some(true)),
+                subject_active: Some(active),
             })
         }
     }

@@ -147,12 +147,15 @@ pub fn insert(
 }
 
 /// The user `id` of `org`, if it exists.
+///
+/// No `LIMIT` (the key is unique): SQLite re-prepares a statement whose `LIMIT` is a bound
+/// parameter on every execution, and this one runs on every read and write of a user.
 pub fn find(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryResult<Option<UserRow>> {
     users::table
         .filter(users::org_id.eq(org.as_str()))
         .filter(users::id.eq(id.as_str()))
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -196,21 +199,34 @@ pub fn update(
         .filter(users::org_id.eq(org.as_str()))
         .filter(users::id.eq(id.as_str()))
         .filter(users::version.eq(current.version));
-    let updated = diesel::update(target)
-        .set((
-            users::user_name.eq(&data.user_name),
-            users::user_name_ci.eq(user_name_key(&data.user_name)),
-            users::external_id.eq(data.external_id.as_deref()),
-            users::display_name.eq(data.display_name.as_deref()),
-            users::active.eq(data.active),
-            users::resource.eq(Doc(Value::Object(data.resource.clone()))),
-            users::version.eq(current.version + 1),
-            users::last_modified.eq(now),
-            users::deactivated_at.eq(deactivation.0),
-            users::deactivated_by.eq(deactivation.1.as_deref()),
-            users::deactivated_via.eq(deactivation.2.as_deref()),
-        ))
-        .execute(conn)?;
+    let common = (
+        users::active.eq(data.active),
+        users::resource.eq(Doc(Value::Object(data.resource.clone()))),
+        users::version.eq(current.version + 1),
+        users::last_modified.eq(now),
+        users::deactivated_at.eq(deactivation.0),
+        users::deactivated_by.eq(deactivation.1.as_deref()),
+        users::deactivated_via.eq(deactivation.2.as_deref()),
+    );
+    // Databases rewrite every index on a column the UPDATE sets, changed or not; most writes
+    // (a deactivation, a new title) leave the indexed names alone, so they are set only when
+    // they change.
+    let renamed = data.user_name != current.user_name
+        || data.external_id != current.external_id
+        || data.display_name != current.display_name;
+    let updated = if renamed {
+        diesel::update(target)
+            .set((
+                users::user_name.eq(&data.user_name),
+                users::user_name_ci.eq(user_name_key(&data.user_name)),
+                users::external_id.eq(data.external_id.as_deref()),
+                users::display_name.eq(data.display_name.as_deref()),
+                common,
+            ))
+            .execute(conn)?
+    } else {
+        diesel::update(target).set(common).execute(conn)?
+    };
     if updated == 0 {
         return Ok(None);
     }
@@ -290,7 +306,14 @@ pub struct ListQuery {
     pub order: Option<SqlOrder>,
     pub offset: i64,
     pub limit: i64,
+    /// The filter matches at most one user through a unique index (`userName eq`, `id eq`,
+    /// `externalId eq`): the listing is a point read.
+    pub point: bool,
 }
+
+/// The user attributes each held in a unique index per org: a filter pinning one of them with
+/// `eq` matches at most one user ([`ListQuery::point`]).
+pub const UNIQUE_ATTRIBUTES: &[&str] = &["id", "userName", "externalId"];
 
 /// The users of `org` matching `query.filter`, as one boxed query both [`list`] and
 /// [`explain_list`] run.
@@ -306,8 +329,23 @@ fn scoped<'a>(org: &'a OrgId, filter: Option<&SqlBool>) -> users::BoxedQuery<'a,
 
 /// One page of the users of `org` matching the query, and the exact number of matches
 /// (`totalResults`, RFC 7644 §3.4.2.4). Two statements, both run by the database: `count(*)`
-/// and the page itself; nothing else is loaded.
+/// and the page itself; nothing else is loaded. A [`ListQuery::point`] query is one statement
+/// that reads the (at most one) match.
 pub fn list(conn: &mut DbConnection, org: &OrgId, query: &ListQuery) -> QueryResult<Page> {
+    if query.point {
+        // At most one user matches: read the match itself, once; the count is what was read.
+        let matches: Vec<UserRow> = scoped(org, query.filter.as_ref())
+            .select(UserRow::as_select())
+            .order(query.order.clone().unwrap_or_else(by_id))
+            .load(conn)?;
+        let total = i64::try_from(matches.len()).unwrap_or(i64::MAX);
+        let rows = matches
+            .into_iter()
+            .skip(usize::try_from(query.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(query.limit).unwrap_or(0))
+            .collect();
+        return Ok(Page { total, rows });
+    }
     let total: i64 = scoped(org, query.filter.as_ref())
         .count()
         .get_result(conn)?;

@@ -56,6 +56,7 @@ fn plans(app: &TestApp, filter: &str) -> (Vec<String>, Vec<String>) {
         order: Some(filter::sort(&USER_RESOURCE, None, SortOrder::Ascending).unwrap()),
         offset: 0,
         limit: 100,
+        point: false,
     };
     let mut conn = app.store.conn().unwrap();
     explain_list(&mut conn, &OrgId::parse("default").unwrap(), &query).unwrap()

@@ -167,6 +167,16 @@ impl Search {
         }
     }
 
+    /// Whether the filter matches at most one resource through a unique index of one of the
+    /// `unique` attributes (see [`Filter::pins_unique`]); `false` when absent or invalid.
+    pub fn pins_unique(&self, rt: &ResourceTypeDef, unique: &[&str]) -> bool {
+        self.filter
+            .as_deref()
+            .and_then(|text| text.parse::<Filter>().ok())
+            .and_then(|parsed| parsed.validate(rt).ok())
+            .is_some_and(|valid| valid.pins_unique(unique))
+    }
+
     /// `sortBy` / `sortOrder` (§3.4.2.3) for `rt`; ties and unsorted listings in id order, so
     /// pages are stable.
     pub fn order(&self, rt: &ResourceTypeDef) -> Result<SqlOrder, ScimError> {

@@ -171,6 +171,7 @@ pub async fn matching(
         order: Some(query.order(&USER_RESOURCE)?),
         offset,
         limit,
+        point: query.pins_unique(&USER_RESOURCE, store_users::UNIQUE_ATTRIBUTES),
     };
     let page = users::list(&state.store, &auth.0.org, list_query).await?;
     let base = base_url(state, req);
@@ -198,15 +199,8 @@ pub async fn create(
     let actor = Actor::from_principal(&auth.0, Channel::Scim);
     let row = users::create(&state.store, actor, body.into_inner()).await?;
     let base = base_url(&state, &req);
-    let mut response = resource_response(
-        &state,
-        &auth.0.org,
-        StatusCode::CREATED,
-        &row,
-        &base,
-        &projection,
-    )
-    .await?;
+    // A user just created is in no group yet: nothing to read for its `groups`.
+    let mut response = respond_with(StatusCode::CREATED, &row, &base, Vec::new(), &projection);
     if let Ok(location) = header::HeaderValue::from_str(&location(&base, &row)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
