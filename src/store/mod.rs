@@ -356,6 +356,61 @@ impl Store {
     }
 }
 
+/// Runs `f` inside `SAVEPOINT roster_tx`: released on `Ok`, rolled back to on `Err`. The
+/// statements are prepared once and kept (diesel's own savepoints are parsed anew each time, a
+/// cost every write paid twice in the SQLite writer). Savepoints of one name stack, so these
+/// nest. They are invisible to diesel's transaction depth, which is why [`write_tx`] decides
+/// "nested or not" from that depth alone: only a transaction diesel opened counts.
+fn in_savepoint<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    E: From<DieselError>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+{
+    execute_plain(conn, "SAVEPOINT roster_tx")?;
+    match f(conn) {
+        Ok(value) => {
+            execute_plain(conn, "RELEASE roster_tx")?;
+            Ok(value)
+        }
+        Err(e) => {
+            let undone = execute_plain(conn, "ROLLBACK TO roster_tx")
+                .and_then(|()| execute_plain(conn, "RELEASE roster_tx"));
+            if let Err(rollback) = undone {
+                tracing::error!(error = %rollback, "rolling back to a savepoint failed");
+                return Err(E::from(rollback));
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Runs a statement without parameters or results through diesel's statement cache, so it is
+/// prepared once per connection (`diesel::sql_query` opts out of that cache).
+pub(crate) fn execute_plain(conn: &mut DbConnection, statement: &'static str) -> QueryResult<()> {
+    Plain(statement).execute(conn).map(drop)
+}
+
+/// A fixed statement, cached by its text.
+#[derive(Debug, Clone, Copy)]
+struct Plain(&'static str);
+
+impl diesel::query_builder::QueryId for Plain {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for Plain {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        out.push_sql(self.0);
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for Plain {}
+
 /// Runs the reads of `f` in one SQLite read transaction: one snapshot, and the WAL read lock
 /// (an `fcntl` on the shared-memory file, under a mutex every connection of the process shares)
 /// taken and released once instead of around every statement. Nothing to roll back: the
@@ -395,17 +450,22 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
 {
     type Tm = <DbConnection as Connection>::TransactionManager;
-    let outermost_sqlite = match conn {
-        DbConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
-            .transaction_depth()?
-            .is_none(),
-        DbConnection::Pg(_) => false,
+    let depth = match conn {
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?
+        }
+        DbConnection::Pg(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?
+        }
     };
+    if depth.is_some() {
+        return in_savepoint(conn, f);
+    }
     match conn {
-        DbConnection::Sqlite(c) if outermost_sqlite => {
+        DbConnection::Sqlite(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
         }
-        _ => Tm::begin_transaction(conn)?,
+        DbConnection::Pg(_) => Tm::begin_transaction(conn)?,
     }
     match f(conn) {
         Ok(value) => {

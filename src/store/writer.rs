@@ -26,7 +26,7 @@ use std::sync::mpsc;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
-use super::{DbConnection, Manager, StoreError};
+use super::{DbConnection, Manager, StoreError, execute_plain};
 
 /// The most requests one transaction takes; bounds how long the first of them waits for the
 /// commit when requests keep arriving.
@@ -160,6 +160,7 @@ fn run_batch(conn: &mut DbConnection, first: Job, jobs: &mpsc::Receiver<Job>) {
 /// The savepoint statements are prepared once and kept (diesel's own savepoints are parsed
 /// anew each time); they are invisible to diesel's transaction depth, so a request's
 /// [`super::write_tx`] still sees the batch's transaction and nests its own savepoint in this one.
+/// A request that rolls back to its savepoint and releases it leaves the batch as it found it.
 #[allow(clippy::type_complexity)]
 fn run_in_savepoint(
     conn: &mut DbConnection,
@@ -168,7 +169,7 @@ fn run_in_savepoint(
     Box<dyn FnOnce(Option<Failure>) + Send>,
     (Option<Box<dyn FnOnce(Option<Failure>) + Send>>, Failure),
 > {
-    if let Err(e) = sql(conn, "SAVEPOINT roster_request") {
+    if let Err(e) = execute_plain(conn, "SAVEPOINT roster_request") {
         let outcome = job(None);
         return Err((
             Some(outcome.finish),
@@ -194,9 +195,10 @@ fn run_in_savepoint(
         ));
     }
     let closed = if outcome.succeeded {
-        sql(conn, "RELEASE roster_request")
+        execute_plain(conn, "RELEASE roster_request")
     } else {
-        sql(conn, "ROLLBACK TO roster_request").and_then(|()| sql(conn, "RELEASE roster_request"))
+        execute_plain(conn, "ROLLBACK TO roster_request")
+            .and_then(|()| execute_plain(conn, "RELEASE roster_request"))
     };
     match closed {
         Ok(()) => Ok(outcome.finish),
@@ -205,12 +207,6 @@ fn run_in_savepoint(
             Failure::Aborted(format!("could not close a savepoint: {e}")),
         )),
     }
-}
-
-/// Runs a statement without parameters or results through diesel's statement cache.
-fn sql(conn: &mut DbConnection, statement: &'static str) -> diesel::QueryResult<()> {
-    use diesel::RunQueryDsl;
-    diesel::sql_query(statement).execute(conn).map(drop)
 }
 
 /// How deep in transactions the connection is (0: none), or `None` when diesel considers its

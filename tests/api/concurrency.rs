@@ -86,7 +86,8 @@ both_backends! {
             let kind = if i % 2 == 0 { "group" } else { "group with a stranger" };
             (kind, app.request(reqwest::Method::POST, "/Groups", Some(&body)).await)
         });
-        let mut all: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = (&str, reqwest::Response)>>>> = Vec::new();
+        type Racer<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = (&'a str, reqwest::Response)> + 'a>>;
+        let mut all: Vec<Racer<'_>> = Vec::new();
         all.extend(creates.map(|f| Box::pin(f) as _));
         all.extend(clashing_creates.map(|f| Box::pin(f) as _));
         all.extend(clashing_renames.map(|f| Box::pin(f) as _));
@@ -126,7 +127,7 @@ both_backends! {
         assert_eq!(groups["totalResults"], 8, "{groups:#}");
         assert!(groups["Resources"].as_array().unwrap().iter().all(|g| {
             let n: usize = g["displayName"].as_str().unwrap()["group ".len()..].parse().unwrap();
-            n % 2 == 0
+            n.is_multiple_of(2)
         }));
 
         // The audit trail of the target holds its creation and lifecycle changes only.
