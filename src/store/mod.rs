@@ -326,8 +326,9 @@ impl Store {
 
     /// Runs blocking database work off the async workers, inside the caller's tracing span.
     ///
-    /// This is the one way request handlers reach the database: the closure gets a pooled
-    /// connection; a pool that cannot hand one out in time is [`StoreError::Unavailable`].
+    /// With [`Store::run_indexed`] (point reads) and [`Store::run_write`] (writes), the only ways
+    /// request handlers reach the database: the closure gets a pooled connection; a pool that
+    /// cannot hand one out in time is [`StoreError::Unavailable`].
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
