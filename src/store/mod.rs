@@ -367,16 +367,14 @@ where
     E: From<DieselError>,
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
 {
-    execute_plain(conn, "SAVEPOINT roster_tx")?;
+    savepoint(conn)?;
     match f(conn) {
         Ok(value) => {
-            execute_plain(conn, "RELEASE roster_tx")?;
+            end_savepoint(conn, true)?;
             Ok(value)
         }
         Err(e) => {
-            let undone = execute_plain(conn, "ROLLBACK TO roster_tx")
-                .and_then(|()| execute_plain(conn, "RELEASE roster_tx"));
-            if let Err(rollback) = undone {
+            if let Err(rollback) = end_savepoint(conn, false) {
                 tracing::error!(error = %rollback, "rolling back to a savepoint failed");
                 return Err(E::from(rollback));
             }
@@ -385,9 +383,37 @@ where
     }
 }
 
+/// Opens a `roster_tx` savepoint (see [`in_savepoint`]).
+pub(crate) fn savepoint(conn: &mut DbConnection) -> QueryResult<()> {
+    execute_plain(conn, "SAVEPOINT roster_tx")
+}
+
+/// Ends the innermost `roster_tx` savepoint: released when `keep`, else rolled back to and
+/// released, so the enclosing transaction is as it was before [`savepoint`].
+pub(crate) fn end_savepoint(conn: &mut DbConnection, keep: bool) -> QueryResult<()> {
+    if !keep {
+        execute_plain(conn, "ROLLBACK TO roster_tx")?;
+    }
+    execute_plain(conn, "RELEASE roster_tx")
+}
+
+/// How deep the connection is in transactions diesel opened (0: none); an error when diesel
+/// considers its transaction state broken.
+pub(crate) fn transaction_depth(conn: &mut DbConnection) -> QueryResult<u32> {
+    let depth = match conn {
+        DbConnection::Sqlite(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?
+        }
+        DbConnection::Pg(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?
+        }
+    };
+    Ok(depth.map_or(0, std::num::NonZeroU32::get))
+}
+
 /// Runs a statement without parameters or results through diesel's statement cache, so it is
 /// prepared once per connection (`diesel::sql_query` opts out of that cache).
-pub(crate) fn execute_plain(conn: &mut DbConnection, statement: &'static str) -> QueryResult<()> {
+fn execute_plain(conn: &mut DbConnection, statement: &'static str) -> QueryResult<()> {
     Plain(statement).execute(conn).map(drop)
 }
 
@@ -421,13 +447,12 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<StoreError>,
 {
+    if transaction_depth(conn).ok() != Some(0) {
+        return f(conn);
+    }
     let DbConnection::Sqlite(c) = conn else {
         return f(conn);
     };
-    let status = AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth();
-    if !matches!(status, Ok(None)) {
-        return f(conn);
-    }
     AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")
         .map_err(|e| E::from(StoreError::Query(e)))?;
     let result = f(conn);
@@ -451,15 +476,7 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
 {
     type Tm = <DbConnection as Connection>::TransactionManager;
-    let depth = match conn {
-        DbConnection::Sqlite(c) => {
-            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?
-        }
-        DbConnection::Pg(c) => {
-            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?
-        }
-    };
-    if depth.is_some() {
+    if transaction_depth(conn)? > 0 {
         return in_savepoint(conn, f);
     }
     match conn {

@@ -26,7 +26,7 @@ use std::sync::mpsc;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
-use super::{DbConnection, Manager, StoreError, execute_plain};
+use super::{DbConnection, Manager, StoreError, end_savepoint, savepoint, transaction_depth};
 
 /// The most requests one transaction takes; bounds how long the first of them waits for the
 /// commit when requests keep arriving.
@@ -55,8 +55,11 @@ impl From<Failure> for StoreError {
 /// and how to tell the caller once the batch's fate is known (`None`: committed).
 pub struct Outcome {
     pub succeeded: bool,
-    pub finish: Box<dyn FnOnce(Option<Failure>) + Send>,
+    pub finish: Finish,
 }
+
+/// Tells a request's caller its outcome once the batch's fate is known (`None`: committed).
+pub type Finish = Box<dyn FnOnce(Option<Failure>) + Send>;
 
 /// A queued request. Given no connection, it must not run and only report through its
 /// [`Outcome::finish`].
@@ -137,7 +140,7 @@ fn run_batch(conn: &mut DbConnection, first: Job, jobs: &mpsc::Receiver<Job>) {
         Some(failure) => {
             // Leave the connection out of any transaction; if that fails too, diesel marks it
             // broken and the pool discards it.
-            while matches!(depth(conn), Some(d) if d > 0) {
+            while matches!(transaction_depth(conn), Ok(d) if d > 0) {
                 if let Err(e) = Tm::rollback_transaction(conn) {
                     tracing::error!(error = %e, "rolling back an aborted batch failed");
                     break;
@@ -157,26 +160,22 @@ fn run_batch(conn: &mut DbConnection, first: Job, jobs: &mpsc::Receiver<Job>) {
 /// Runs one request inside a savepoint: kept when it succeeds, rolled back when it fails. A
 /// panic, or savepoint bookkeeping that fails, aborts the batch (`Err`).
 ///
-/// The savepoint statements are prepared once and kept (diesel's own savepoints are parsed
-/// anew each time); they are invisible to diesel's transaction depth, so a request's
-/// [`super::write_tx`] still sees the batch's transaction and nests its own savepoint in this one.
-/// A request that rolls back to its savepoint and releases it leaves the batch as it found it.
-#[allow(clippy::type_complexity)]
+/// The savepoint is [`super::write_tx`]'s own kind (statements kept prepared, invisible to
+/// diesel's transaction depth), so a request's `write_tx` still sees the batch's transaction
+/// and nests its savepoint in this one. A request rolled back to its savepoint leaves the batch
+/// as it found it.
 fn run_in_savepoint(
     conn: &mut DbConnection,
     job: Job,
-) -> Result<
-    Box<dyn FnOnce(Option<Failure>) + Send>,
-    (Option<Box<dyn FnOnce(Option<Failure>) + Send>>, Failure),
-> {
-    if let Err(e) = execute_plain(conn, "SAVEPOINT roster_request") {
+) -> Result<Finish, (Option<Finish>, Failure)> {
+    if let Err(e) = savepoint(conn) {
         let outcome = job(None);
         return Err((
             Some(outcome.finish),
             Failure::Aborted(format!("could not open a savepoint: {e}")),
         ));
     }
-    let expected = depth(conn);
+    let expected = transaction_depth(conn).ok();
     let outcome = match catch_unwind(AssertUnwindSafe(|| job(Some(conn)))) {
         Ok(outcome) => outcome,
         // The request's reply channel went with the unwound closure: its caller learns that
@@ -188,39 +187,18 @@ fn run_in_savepoint(
             ));
         }
     };
-    if depth(conn) != expected {
+    if transaction_depth(conn).ok() != expected {
         return Err((
             Some(outcome.finish),
             Failure::Aborted("a request left a transaction open".to_owned()),
         ));
     }
-    let closed = if outcome.succeeded {
-        execute_plain(conn, "RELEASE roster_request")
-    } else {
-        execute_plain(conn, "ROLLBACK TO roster_request")
-            .and_then(|()| execute_plain(conn, "RELEASE roster_request"))
-    };
-    match closed {
+    match end_savepoint(conn, outcome.succeeded) {
         Ok(()) => Ok(outcome.finish),
         Err(e) => Err((
             Some(outcome.finish),
             Failure::Aborted(format!("could not close a savepoint: {e}")),
         )),
-    }
-}
-
-/// How deep in transactions the connection is (0: none), or `None` when diesel considers its
-/// transaction state broken.
-fn depth(conn: &mut DbConnection) -> Option<u32> {
-    match conn {
-        DbConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
-            .transaction_depth()
-            .ok()
-            .map(|d| d.map_or(0, std::num::NonZeroU32::get)),
-        DbConnection::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
-            .transaction_depth()
-            .ok()
-            .map(|d| d.map_or(0, std::num::NonZeroU32::get)),
     }
 }
 

@@ -90,7 +90,7 @@ pub async fn search(
         ));
     }
     let (start_index, count) = query.bounds(state);
-    let filter = query.sql_filter(&GROUP_RESOURCE)?;
+    let filter = query.sql_filter(&GROUP_RESOURCE)?.map(|f| f.sql);
     let (resources, total) =
         matching(auth, state, req, &query, filter, start_index - 1, count).await?;
     Ok(respond(

@@ -157,24 +157,17 @@ impl Search {
 
     /// The filter, parsed, validated against `rt` and translated to SQL; `None` when absent or
     /// empty.
-    pub fn sql_filter(&self, rt: &ResourceTypeDef) -> Result<Option<SqlBool>, ScimError> {
+    pub fn sql_filter(&self, rt: &ResourceTypeDef) -> Result<Option<QueryFilter>, ScimError> {
         match self.filter.as_deref().map(str::trim) {
             None | Some("") => Ok(None),
             Some(text) => {
-                let parsed: Filter = text.parse()?;
-                Ok(Some(sql_filter::translate(rt, &parsed.validate(rt)?)?))
+                let valid = text.parse::<Filter>()?.validate(rt)?;
+                Ok(Some(QueryFilter {
+                    sql: sql_filter::translate(rt, &valid)?,
+                    valid,
+                }))
             }
         }
-    }
-
-    /// Whether the filter matches at most one resource through a unique index of one of the
-    /// `unique` attributes (see [`Filter::pins_unique`]); `false` when absent or invalid.
-    pub fn pins_unique(&self, rt: &ResourceTypeDef, unique: &[&str]) -> bool {
-        self.filter
-            .as_deref()
-            .and_then(|text| text.parse::<Filter>().ok())
-            .and_then(|parsed| parsed.validate(rt).ok())
-            .is_some_and(|valid| valid.pins_unique(unique))
     }
 
     /// `sortBy` / `sortOrder` (§3.4.2.3) for `rt`; ties and unsorted listings in id order, so
@@ -186,6 +179,14 @@ impl Search {
         };
         sql_filter::sort(rt, self.sort_by.as_deref(), order)
     }
+}
+
+/// A query's filter, parsed and validated once: its SQL, and the validated form for questions
+/// the SQL cannot answer (does it pin a unique attribute? [`Filter::pins_unique`]).
+#[derive(Debug, Clone)]
+pub struct QueryFilter {
+    pub sql: SqlBool,
+    pub valid: Filter,
 }
 
 /// Parses an integer query parameter; anything else is 400 `invalidValue`.

@@ -44,7 +44,7 @@ pub async fn root(
     let (start_index, count) = query.bounds(&state);
     let offset = start_index - 1;
     let user_filter = query.sql_filter(&USER_RESOURCE);
-    let group_filter = query.sql_filter(&GROUP_RESOURCE);
+    let group_filter = query.sql_filter(&GROUP_RESOURCE).map(|f| f.map(|f| f.sql));
     let (user_filter, group_filter) = match (user_filter, group_filter) {
         (Err(e), Err(_)) => return Err(e),
         (u, g) => (u.ok(), g.ok()),

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{ResourceQuery, Search, base_url, parse_number, respond};
+use super::{QueryFilter, ResourceQuery, Search, base_url, parse_number, respond};
 use crate::http::AppState;
 use crate::http::extract::{Authenticated, ScimJson, if_match, if_none_match};
 use std::collections::HashMap;
@@ -20,7 +20,6 @@ use crate::scim::discovery::list_response;
 use crate::scim::patch::PatchRequest;
 use crate::scim::resource::{self, Meta, Projection};
 use crate::scim::schema::USER_RESOURCE;
-use crate::store::filter::SqlBool;
 use crate::store::users::{self as store_users, UserRow};
 
 /// Query parameters of `GET /Users` (RFC 7644 §3.4.2).
@@ -128,7 +127,7 @@ async fn by_cursor(
         sealed => Some(state.cursor_key.open(&bound_to, sealed)?),
     };
     let projection = query.projection.projection(&USER_RESOURCE)?;
-    let filter = query.sql_filter(&USER_RESOURCE)?;
+    let filter = query.sql_filter(&USER_RESOURCE)?.map(|f| f.sql);
     let mut rows = users::page_after(&state.store, &auth.0.org, filter, after, count + 1).await?;
     let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > count;
     rows.truncate(usize::try_from(count).unwrap_or(usize::MAX));
@@ -161,17 +160,20 @@ pub async fn matching(
     state: &AppState,
     req: &HttpRequest,
     query: &Search,
-    filter: Option<SqlBool>,
+    filter: Option<QueryFilter>,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Value>, i64), ScimError> {
     let projection = query.projection.projection(&USER_RESOURCE)?;
+    let point = filter
+        .as_ref()
+        .is_some_and(|f| f.valid.pins_unique(store_users::UNIQUE_ATTRIBUTES));
     let list_query = store_users::ListQuery {
-        filter,
+        filter: filter.map(|f| f.sql),
         order: Some(query.order(&USER_RESOURCE)?),
         offset,
         limit,
-        point: query.pins_unique(&USER_RESOURCE, store_users::UNIQUE_ATTRIBUTES),
+        point,
     };
     let page = users::list(&state.store, &auth.0.org, list_query).await?;
     let base = base_url(state, req);
