@@ -338,16 +338,15 @@ pub async fn groups_of_users(
     base: &str,
 ) -> Result<HashMap<UserId, Vec<Value>>, ScimError> {
     let org = org.clone();
-    let ids_len = ids.len();
+    // One user's groups are a point read; a page's grow with it.
+    let one = ids.len() <= 1;
     let ids = ids.to_vec();
     let base = base.to_owned();
-    let work = move |conn: &mut DbConnection| Ok(groups_of_users_in(conn, &org, &ids, &base)?);
-    // One user's groups are a point read; a page's grow with it.
-    if ids_len <= 1 {
-        store.run_indexed(work).await
-    } else {
-        store.run(work).await
-    }
+    store
+        .run_read(one, move |conn| {
+            Ok(groups_of_users_in(conn, &org, &ids, &base)?)
+        })
+        .await
 }
 
 /// [`groups_of_users`] on a connection the caller holds, so a read can fetch a user and its

@@ -150,14 +150,12 @@ pub async fn page_after(
 
 /// `GET /Users` (RFC 7644 §3.4.2): one page of the users matching `filter`.
 pub async fn list(store: &Store, org: &OrgId, query: users::ListQuery) -> Result<Page, ScimError> {
-    let query_is_point = query.point;
     let org = org.clone();
-    let work = move |conn: &mut crate::store::DbConnection| Ok(users::list(conn, &org, &query)?);
-    if query_is_point {
-        store.run_indexed(work).await
-    } else {
-        store.run(work).await
-    }
+    store
+        .run_read(query.point, move |conn| {
+            Ok(users::list(conn, &org, &query)?)
+        })
+        .await
 }
 
 /// The admin "Manage users" list.

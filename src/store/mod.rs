@@ -313,6 +313,22 @@ impl Store {
         self.run(f).await
     }
 
+    /// [`Store::run_indexed`] when `indexed`, else [`Store::run`]: for reads that learn only at
+    /// run time whether they are point reads (a filter pinning a unique attribute, one user's
+    /// groups rather than a page's).
+    pub async fn run_read<T, E, F>(&self, indexed: bool, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        if indexed {
+            self.run_indexed(f).await
+        } else {
+            self.run(f).await
+        }
+    }
+
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.run(|conn| {
