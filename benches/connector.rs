@@ -10,8 +10,9 @@
 //! Phases (each bounded in requests and time): create, `userName eq` lookups (3/4 hits), GET by
 //! id, PATCH `active` false then true, walking `GET /Users?count=100`, two filters no index can
 //! serve. The ceiling is a bare actix-web handler returning a fixed user, run as its own process
-//! like roster. Per phase: req/s, p50, p99, the ratio to the ceiling, and the server's peak RSS;
-//! as a table on stdout and as JSON lines in `target/bench/`.
+//! like roster. Per phase: req/s, p50, p99, the ratio to the ceiling, the server's CPU time per
+//! request (steadier than req/s on a noisy machine) and its peak RSS; as a table on stdout and as
+//! JSON lines in `target/bench/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -134,6 +135,8 @@ fn serve_ceiling(port: u16) {
 struct Server {
     child: Child,
     base: String,
+    /// The process's CPU seconds when the last phase against it ended (see [`Server::record`]).
+    cpu_mark: std::cell::Cell<f64>,
 }
 
 impl Server {
@@ -146,6 +149,7 @@ impl Server {
         Server {
             child,
             base: format!("http://127.0.0.1:{port}{path}"),
+            cpu_mark: std::cell::Cell::new(0.0),
         }
     }
 
@@ -163,6 +167,52 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("{url} did not come up");
+    }
+
+    /// The CPU time (user and system, all threads) the process has used, in seconds:
+    /// `utime` and `stime` of `/proc/<pid>/stat`, in clock ticks of 1/100 s (Linux's
+    /// `USER_HZ`, fixed at 100 for user space).
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which may hold spaces, so split after its `)`):
+        // state is field 3, utime 14, stime 15.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
+    /// Starts the CPU count of the next phase here (work done between phases is not its own).
+    fn mark(&self) {
+        self.cpu_mark.set(self.cpu_seconds());
+    }
+
+    /// The CPU time per request, in microseconds, the process used for `requests` requests
+    /// since the last [`Server::mark`] (which this moves to now).
+    fn cpu_us_per_request(&self, requests: usize) -> f64 {
+        let now = self.cpu_seconds();
+        let used = now - self.cpu_mark.replace(now);
+        if requests == 0 {
+            f64::NAN
+        } else {
+            used * 1e6 / requests as f64
+        }
+    }
+
+    /// Records what the process used during the phase `m` that just ended: its CPU time per
+    /// request and its peak RSS.
+    fn record(&self, m: &mut Measured) {
+        m.cpu_us = self.cpu_us_per_request(m.requests);
+        m.rss_mib = self.peak_rss_mib();
     }
 
     /// Peak resident set size (VmHWM) of the process, in MiB.
@@ -203,6 +253,9 @@ struct Measured {
     p50_ms: f64,
     p99_ms: f64,
     rss_mib: f64,
+    /// The server's CPU time per request, in microseconds (user and system; a figure the
+    /// machine's noise moves less than req/s). `NaN` when not measured.
+    cpu_us: f64,
 }
 
 impl Measured {
@@ -275,6 +328,7 @@ where
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         rss_mib: 0.0,
+        cpu_us: f64::NAN,
     }
 }
 
@@ -430,13 +484,16 @@ async fn run(args: Args) {
         // The ceiling at this concurrency.
         let ceiling_base = ceiling.base.clone();
         let c2 = client.clone();
-        let m = phase("ceiling", clients, args.requests, limit, move |_| {
+        ceiling.mark();
+        let mut m = phase("ceiling", clients, args.requests, limit, move |_| {
             let req = c2.get(format!("{ceiling_base}/Users/x"));
             async move { req.send().await.is_ok_and(|r| r.status().is_success()) }
         })
         .await;
+        m.cpu_us = ceiling.cpu_us_per_request(m.requests);
         ceilings.push((clients, m.rate()));
         results.push(m);
+        roster.mark();
 
         // Create.
         let count = if args.seed || clients != args.clients[0] {
@@ -467,7 +524,7 @@ async fn run(args: Args) {
         .await;
         created += m.requests;
         ids.extend(created_ids.lock().unwrap().drain(..));
-        m.rss_mib = roster.peak_rss_mib();
+        roster.record(&mut m);
         results.push(m);
         let population = created;
         let ids_now = Arc::new(ids.clone());
@@ -490,7 +547,7 @@ async fn run(args: Args) {
                 },
             )
             .await;
-            m.rss_mib = roster.peak_rss_mib();
+            roster.record(&mut m);
             results.push(m);
         }
 
@@ -522,7 +579,7 @@ async fn run(args: Args) {
                 },
             )
             .await;
-            m.rss_mib = roster.peak_rss_mib();
+            roster.record(&mut m);
             results.push(m);
         }
 
@@ -536,7 +593,7 @@ async fn run(args: Args) {
                 async move { req.send().await.is_ok_and(|r| r.status() == 200) }
             })
             .await;
-            m.rss_mib = roster.peak_rss_mib();
+            roster.record(&mut m);
             results.push(m);
         }
 
@@ -552,7 +609,7 @@ async fn run(args: Args) {
                 async move { req.send().await.is_ok_and(|r| r.status() == 200) }
             })
             .await;
-            m.rss_mib = roster.peak_rss_mib();
+            roster.record(&mut m);
             results.push(m);
         }
 
@@ -579,7 +636,7 @@ async fn run(args: Args) {
                 },
             )
             .await;
-            m.rss_mib = roster.peak_rss_mib();
+            roster.record(&mut m);
             results.push(m);
         }
 
@@ -596,7 +653,7 @@ async fn run(args: Args) {
                     async move { req.send().await.is_ok_and(|r| r.status() == 200) }
                 })
                 .await;
-                m.rss_mib = roster.peak_rss_mib();
+                roster.record(&mut m);
                 results.push(m);
             }
         }
@@ -658,6 +715,7 @@ async fn run(args: Args) {
                     p50_ms: ms(0.5),
                     p99_ms: ms(0.99),
                     rss_mib: roster.peak_rss_mib(),
+                    cpu_us: f64::NAN,
                 });
             }
             eprintln!(
@@ -666,6 +724,7 @@ async fn run(args: Args) {
                 started.elapsed().as_secs_f64()
             );
         }
+        roster.mark();
 
         // Filters no index serves; every user matches the first, one in six the second.
         if wanted("filters") {
@@ -685,7 +744,7 @@ async fn run(args: Args) {
             }
         })
         .await;
-            m.rss_mib = roster.peak_rss_mib();
+            roster.record(&mut m);
             results.push(m);
             let t = target.clone();
             let mut m = phase("name.familyName sw filter", clients, 50, limit, move |_| {
@@ -701,7 +760,7 @@ async fn run(args: Args) {
                 }
             })
             .await;
-            m.rss_mib = roster.peak_rss_mib();
+            roster.record(&mut m);
             results.push(m);
         }
     }
@@ -724,9 +783,9 @@ fn report(args: &Args, results: &[Measured], ceilings: &[(usize, f64)], users: u
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "| phase | clients | requests | errors | req/s | % of ceiling | p50 ms | p99 ms | server peak RSS MiB |"
+        "| phase | clients | requests | errors | req/s | % of ceiling | p50 ms | p99 ms | server CPU µs/req | server peak RSS MiB |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("connector-{backend}-{users}.jsonl"));
@@ -738,7 +797,7 @@ fn report(args: &Args, results: &[Measured], ceilings: &[(usize, f64)], users: u
             .map_or(f64::NAN, |(_, r)| *r);
         let ratio = 100.0 * m.rate() / ceiling;
         println!(
-            "| {} | {} | {} | {} | {:.0} | {} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {} | {:.2} | {:.2} | {} | {} |",
             m.phase,
             m.clients,
             m.requests,
@@ -751,6 +810,11 @@ fn report(args: &Args, results: &[Measured], ceilings: &[(usize, f64)], users: u
             },
             m.p50_ms,
             m.p99_ms,
+            if m.cpu_us.is_finite() {
+                format!("{:.0}", m.cpu_us)
+            } else {
+                "–".to_owned()
+            },
             if m.rss_mib > 0.0 {
                 format!("{:.0}", m.rss_mib)
             } else {
@@ -763,7 +827,9 @@ fn report(args: &Args, results: &[Measured], ceilings: &[(usize, f64)], users: u
             json!({"backend": backend, "users": users, "phase": m.phase, "clients": m.clients,
                    "requests": m.requests, "errors": m.errors, "seconds": m.seconds,
                    "req_per_s": m.rate(), "ceiling_ratio": ratio / 100.0,
-                   "p50_ms": m.p50_ms, "p99_ms": m.p99_ms, "server_peak_rss_mib": m.rss_mib})
+                   "p50_ms": m.p50_ms, "p99_ms": m.p99_ms,
+                   "server_cpu_us_per_req": m.cpu_us.is_finite().then_some(m.cpu_us),
+                   "server_peak_rss_mib": m.rss_mib})
         )
         .unwrap();
     }
