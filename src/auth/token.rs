@@ -10,6 +10,13 @@
 //!   long-lived) but enforced when present; so are `nbf` and `iat`, all with a leeway, against a
 //!   `now` the caller passes in (the wall clock is read only in `src/clock.rs`).
 //! - `org`, `role` and `jti` are required.
+//!
+//! A connector sends the same token with every request, so [`Verifier`] remembers the tokens it
+//! has verified (a bounded map from the exact token text to its claims and the time window in
+//! which those claims hold): a token seen before is not decoded and its signature not checked
+//! again while the window holds. The keys are fixed for the verifier's life, so the answer cannot
+//! change; revocation and the subject's deactivation are not a matter of the token and are read
+//! from the database on every request (`provisioning::access`).
 
 use std::fmt;
 use std::path::PathBuf;
@@ -129,6 +136,8 @@ pub enum AuthError {
 
 /// Verifies bearer tokens. Build it once at start-up; it holds the parsed keys.
 pub struct Verifier {
+    /// Tokens verified before, by their exact text ([`Verifier::verify`]).
+    verified: std::sync::RwLock<std::collections::HashMap<Box<str>, Verified>>,
     hmac: Option<DecodingKey>,
     public: Option<PublicKeys>,
     algorithms: Vec<Algorithm>,
@@ -215,6 +224,7 @@ impl Verifier {
         }
 
         Ok(Verifier {
+            verified: std::sync::RwLock::default(),
             hmac,
             public,
             algorithms,
@@ -233,7 +243,33 @@ impl Verifier {
     ///
     /// The signature is checked before any claim is looked at; then `iss`, `aud`
     /// (RFC 7519 §4.1.3: a string or an array), `exp`, `nbf`, `iat`, and roster's own claims.
+    ///
+    /// A token verified before is answered from memory while `now` lies in the window its
+    /// `exp`, `nbf` and `iat` (with the leeway) allow; outside it, it is verified anew, which
+    /// gives the precise error.
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, AuthError> {
+        if let Ok(verified) = self.verified.read()
+            && let Some(hit) = verified.get(token)
+            && hit.holds_at(now)
+        {
+            return Ok(hit.claims.clone());
+        }
+        let verified = self.verify_anew(token, now)?;
+        let claims = verified.claims.clone();
+        if token.len() <= MAX_REMEMBERED_TOKEN_LEN
+            && let Ok(mut remembered) = self.verified.write()
+        {
+            if remembered.len() >= MAX_REMEMBERED_TOKENS {
+                // Bounded memory: start over rather than track use (connectors use few tokens).
+                remembered.clear();
+            }
+            remembered.insert(token.into(), verified);
+        }
+        Ok(claims)
+    }
+
+    /// [`Verifier::verify`] without the memory of earlier tokens.
+    fn verify_anew(&self, token: &str, now: i64) -> Result<Verified, AuthError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::TooLong);
         }
@@ -331,7 +367,7 @@ impl Verifier {
         Ok(chosen.into_iter().map(PublicKey::decoding_key).collect())
     }
 
-    fn claims(&self, payload: &Map<String, Value>, now: i64) -> Result<Claims, AuthError> {
+    fn claims(&self, payload: &Map<String, Value>, now: i64) -> Result<Verified, AuthError> {
         let iss = string_claim(payload, "iss")?.ok_or(AuthError::MissingClaim("iss"))?;
         if iss != self.issuer {
             return Err(AuthError::WrongIssuer);
@@ -356,7 +392,8 @@ impl Verifier {
         if exp.is_some_and(|exp| now >= exp.saturating_add(self.leeway)) {
             return Err(AuthError::Expired);
         }
-        if numeric_claim(payload, "nbf")?.is_some_and(|nbf| now.saturating_add(self.leeway) < nbf) {
+        let nbf = numeric_claim(payload, "nbf")?;
+        if nbf.is_some_and(|nbf| now.saturating_add(self.leeway) < nbf) {
             return Err(AuthError::NotYetValid);
         }
         let iat = numeric_claim(payload, "iat")?.ok_or(AuthError::MissingClaim("iat"))?;
@@ -375,7 +412,7 @@ impl Verifier {
             sub => sub.map(str::to_owned),
         };
 
-        Ok(Claims {
+        let claims = Claims {
             iss: iss.to_owned(),
             aud: self.audience.clone(),
             org,
@@ -384,7 +421,34 @@ impl Verifier {
             sub,
             exp,
             iat,
+        };
+        // The window in which these time checks pass, for the memory of verified tokens.
+        Ok(Verified {
+            from: iat.max(nbf.unwrap_or(i64::MIN)).saturating_sub(self.leeway),
+            until: exp.map(|exp| exp.saturating_add(self.leeway)),
+            claims,
         })
+    }
+}
+
+/// At most this many verified tokens are remembered; the memory starts over when full.
+const MAX_REMEMBERED_TOKENS: usize = 1024;
+
+/// Longer tokens are verified every time (so the memory stays under 2 MiB of token text).
+const MAX_REMEMBERED_TOKEN_LEN: usize = 2048;
+
+/// A verified token's claims and the unix seconds in which its time checks pass: from `from`
+/// on (`nbf` and `iat` less the leeway), until before `until` (`exp` plus the leeway).
+#[derive(Debug, Clone)]
+struct Verified {
+    claims: Claims,
+    from: i64,
+    until: Option<i64>,
+}
+
+impl Verified {
+    fn holds_at(&self, now: i64) -> bool {
+        now >= self.from && self.until.is_none_or(|until| now < until)
     }
 }
 
@@ -1037,6 +1101,76 @@ mod tests {
         assert_eq!(
             check(&fixture, &no_iat, NOW),
             Err(AuthError::MissingClaim("iat"))
+        );
+    }
+
+    #[test]
+    fn a_remembered_token_is_held_to_its_time_window() {
+        let fixture = hs_verifier();
+        let token = hs(&with(
+            with(payload(), "nbf", json!(NOW + 120)),
+            "exp",
+            json!(NOW + 600),
+        ));
+        // Verified (and remembered) inside its window, then asked about outside it.
+        assert!(check(&fixture, &token, NOW + 300).is_ok());
+        assert!(check(&fixture, &token, NOW + 300).is_ok(), "remembered");
+        assert_eq!(check(&fixture, &token, NOW), Err(AuthError::NotYetValid));
+        assert!(
+            check(&fixture, &token, NOW + 60).is_ok(),
+            "nbf within the leeway"
+        );
+        assert!(
+            check(&fixture, &token, NOW + 659).is_ok(),
+            "exp within the leeway"
+        );
+        assert_eq!(check(&fixture, &token, NOW + 660), Err(AuthError::Expired));
+    }
+
+    #[test]
+    fn a_remembered_token_does_not_vouch_for_an_altered_copy() {
+        let fixture = hs_verifier();
+        let token = hs(&payload());
+        let claims = check(&fixture, &token, NOW).unwrap();
+        assert_eq!(check(&fixture, &token, NOW), Ok(claims));
+        // Another signature, and the same header and payload under another key.
+        let (message, signature) = token.rsplit_once('.').unwrap();
+        let flipped = if signature.starts_with('A') { "B" } else { "A" };
+        let altered = format!("{message}.{flipped}{}", &signature[1..]);
+        assert_eq!(check(&fixture, &altered, NOW), Err(AuthError::BadSignature));
+        let other_key = hs_with(b"another hs256 secret of 32+ bytes", &payload());
+        assert_eq!(
+            check(&fixture, &other_key, NOW),
+            Err(AuthError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn the_memory_of_verified_tokens_is_bounded() {
+        let fixture = hs_verifier();
+        for i in 0..MAX_REMEMBERED_TOKENS + 10 {
+            let token = hs(&with(payload(), "jti", json!(format!("jti-{i}"))));
+            assert_eq!(
+                check(&fixture, &token, NOW).unwrap().jti,
+                format!("jti-{i}")
+            );
+        }
+        let remembered = fixture.verifier.verified.read().unwrap().len();
+        assert!(remembered <= MAX_REMEMBERED_TOKENS, "{remembered}");
+        let long = hs(&with(
+            payload(),
+            "padding",
+            json!("x".repeat(MAX_REMEMBERED_TOKEN_LEN)),
+        ));
+        assert!(check(&fixture, &long, NOW).is_ok());
+        assert!(
+            !fixture
+                .verifier
+                .verified
+                .read()
+                .unwrap()
+                .contains_key(long.as_str()),
+            "a long token is verified every time"
         );
     }
 
