@@ -170,6 +170,26 @@ impl Filter {
         }
     }
 
+    /// The attribute and value when the whole filter is one `eq` with a string on one of the
+    /// `unique` attributes (`userName eq "bjensen"`): the lookup a connector sends before it
+    /// creates, answered by a read on that attribute's unique index. Meant for a filter
+    /// [`Filter::validate`] returned (canonical paths).
+    pub fn unique_key<'a>(&'a self, unique: &[&str]) -> Option<(&'a str, &'a str)> {
+        match self {
+            Filter::Compare {
+                path,
+                op: CompareOp::Eq,
+                value: Value::String(value),
+            } if path.urn.is_none()
+                && path.sub_attr.is_none()
+                && unique.contains(&path.attr.as_str()) =>
+            {
+                Some((path.attr.as_str(), value.as_str()))
+            }
+            _ => None,
+        }
+    }
+
     /// Check the filter against `rt`'s schemas (RFC 7644 §3.4.2.2) and return it with canonical
     /// paths (canonical names; a URN only on extension attributes, see
     /// [`super::path::Resolved::to_path`]).
@@ -1464,6 +1484,37 @@ mod tests {
         for (input, want) in cases {
             let filter = parse(input).validate(&USER_RESOURCE).unwrap();
             assert_eq!(filter.matches(&USER_RESOURCE, &resource), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn a_lone_eq_on_a_unique_attribute_is_a_key() {
+        let unique = ["id", "userName", "externalId"];
+        let key = |input: &str| {
+            let filter = parse(input).validate(&USER_RESOURCE).unwrap();
+            filter
+                .unique_key(&unique)
+                .map(|(attr, value)| (attr.to_owned(), value.to_owned()))
+        };
+        let pair = |a: &str, v: &str| Some((a.to_owned(), v.to_owned()));
+        assert_eq!(key("userName eq \"Bjensen\""), pair("userName", "Bjensen"));
+        assert_eq!(
+            key("USERNAME eq \"b\""),
+            pair("userName", "b"),
+            "canonical name"
+        );
+        assert_eq!(key("externalId eq \"00u1\""), pair("externalId", "00u1"));
+        assert_eq!(key("id eq \"42\""), pair("id", "42"));
+        for other in [
+            "userName eq \"b\" and active eq true",
+            "userName ne \"b\"",
+            "userName sw \"b\"",
+            "displayName eq \"b\"",
+            "emails.value eq \"b@example.org\"",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq \"7\"",
+            "not (userName eq \"b\")",
+        ] {
+            assert_eq!(key(other), None, "{other}");
         }
     }
 

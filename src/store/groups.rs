@@ -573,10 +573,11 @@ pub fn memberships(
         // One user (a GET, a write's response) with `=`, a statement SQLite keeps prepared;
         // `IN (…)` has as many parameters as the chunk and is prepared anew each time.
         let direct: bool = match chunk {
-            [one] => diesel::select(diesel::dsl::exists(
-                of_users.filter(group_members::member_id.eq(one.as_str())),
-            ))
-            .get_result(conn)?,
+            [one] => {
+                let exists =
+                    diesel::dsl::exists(of_users.filter(group_members::member_id.eq(one.as_str())));
+                native!(&mut *conn, |c| diesel::select(exists).get_result(c))?
+            }
             _ => diesel::select(diesel::dsl::exists(
                 of_users.filter(group_members::member_id.eq_any(chunk.iter().map(UserId::as_str))),
             ))

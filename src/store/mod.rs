@@ -6,6 +6,21 @@
 //! [`DbConnection`]; the only per-backend code is here (connection set-up, `BEGIN IMMEDIATE`) and
 //! in the SQL of a few expressions.
 
+/// Runs `$body` with `$c` bound to the backend's own connection (`PgConnection` or
+/// `SqliteConnection`) instead of the [`DbConnection`] wrapper; `$body` is compiled once per
+/// backend. For the statements on every request's path: through the wrapper, diesel's
+/// `MultiConnection` renders a statement's whole SQL text several times per run (to decide it
+/// may be cached, to bind, to find it in the cache), while on the backend's own connection a
+/// statement of a fixed shape is found in the cache by its type. Same SQL either way.
+macro_rules! native {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::store::DbConnection::Pg($c) => $body,
+            $crate::store::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
 pub mod audit;
 pub mod filter;
 pub mod groups;
@@ -20,7 +35,8 @@ pub mod writer;
 use std::time::Duration;
 
 use diesel::connection::{
-    AnsiTransactionManager, Connection, SimpleConnection, TransactionManager,
+    AnsiTransactionManager, Connection, SimpleConnection, TransactionDepthChange,
+    TransactionManager, TransactionManagerStatus,
 };
 use diesel::prelude::*;
 use diesel::r2d2::{self, CustomizeConnection, ManageConnection};
@@ -416,15 +432,52 @@ pub(crate) fn end_savepoint(conn: &mut DbConnection, keep: bool) -> QueryResult<
 /// How deep the connection is in transactions diesel opened (0: none); an error when diesel
 /// considers its transaction state broken.
 pub(crate) fn transaction_depth(conn: &mut DbConnection) -> QueryResult<u32> {
-    let depth = match conn {
-        DbConnection::Sqlite(c) => {
-            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?
-        }
-        DbConnection::Pg(c) => {
-            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?
-        }
-    };
+    let depth = transaction_status(conn).transaction_depth()?;
     Ok(depth.map_or(0, std::num::NonZeroU32::get))
+}
+
+/// Diesel's record of the connection's transactions (its depth, or broken).
+fn transaction_status(conn: &mut DbConnection) -> &mut TransactionManagerStatus {
+    match conn {
+        DbConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+        DbConnection::Pg(c) => AnsiTransactionManager::transaction_manager_status_mut(c),
+    }
+}
+
+/// Records in diesel's transaction manager a transaction level opened or closed by a statement
+/// of ours, so that nested work and the pool's broken-connection check see the true depth.
+fn change_depth(conn: &mut DbConnection, change: TransactionDepthChange) -> QueryResult<()> {
+    match transaction_status(conn) {
+        TransactionManagerStatus::Valid(status) => status.change_transaction_depth(change),
+        TransactionManagerStatus::InError => Err(DieselError::BrokenTransactionManager),
+    }
+}
+
+/// Opens a transaction with `begin` (`BEGIN`, `BEGIN IMMEDIATE`) as a statement kept prepared:
+/// diesel's own `begin_transaction` parses its SQL anew on every call.
+fn begin_kept(conn: &mut DbConnection, begin: &'static str) -> QueryResult<()> {
+    if transaction_depth(conn)? > 0 {
+        return Err(DieselError::AlreadyInTransaction);
+    }
+    execute_plain(conn, begin)?;
+    change_depth(conn, TransactionDepthChange::IncreaseDepth)
+}
+
+/// Ends the transaction [`begin_kept`] opened: `COMMIT` when `keep`, else `ROLLBACK`. When the
+/// statement fails the transaction is rolled back; if even that fails, diesel's transaction
+/// manager is marked broken, so the pool discards the connection instead of reusing it.
+fn end_kept(conn: &mut DbConnection, keep: bool) -> QueryResult<()> {
+    let ended = execute_plain(conn, if keep { "COMMIT" } else { "ROLLBACK" });
+    let closed = match &ended {
+        Ok(()) => true,
+        Err(_) => execute_plain(conn, "ROLLBACK").is_ok(),
+    };
+    if closed {
+        change_depth(conn, TransactionDepthChange::DecreaseDepth)?;
+    } else {
+        transaction_status(conn).set_in_error();
+    }
+    ended
 }
 
 /// Runs a statement without parameters or results through diesel's statement cache, so it is
@@ -463,17 +516,12 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<StoreError>,
 {
-    if transaction_depth(conn).ok() != Some(0) {
+    if transaction_depth(conn).ok() != Some(0) || !matches!(conn, DbConnection::Sqlite(_)) {
         return f(conn);
     }
-    let DbConnection::Sqlite(c) = conn else {
-        return f(conn);
-    };
-    AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")
-        .map_err(|e| E::from(StoreError::Query(e)))?;
+    begin_kept(conn, "BEGIN").map_err(|e| E::from(StoreError::Query(e)))?;
     let result = f(conn);
-    type Tm = <DbConnection as Connection>::TransactionManager;
-    if let Err(e) = Tm::commit_transaction(conn) {
+    if let Err(e) = end_kept(conn, true) {
         tracing::error!(error = %e, "ending a read transaction failed");
         if result.is_ok() {
             return Err(E::from(StoreError::Query(e)));

@@ -9,10 +9,8 @@ use crate::ids::OrgId;
 
 /// Whether the org exists.
 pub fn exists(conn: &mut DbConnection, org: &OrgId) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        orgs::table.filter(orgs::id.eq(org.as_str())),
-    ))
-    .get_result(conn)
+    let exists = diesel::dsl::exists(orgs::table.filter(orgs::id.eq(org.as_str())));
+    native!(conn, |c| diesel::select(exists).get_result(c))
 }
 
 /// Creates an org. A slug that is taken is a unique violation.

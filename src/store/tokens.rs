@@ -52,7 +52,7 @@ pub fn standing(
     let revoked = diesel::dsl::exists(revoked_tokens::table.filter(revoked_tokens::jti.eq(jti)));
     match subject {
         None => Ok(Standing {
-            revoked: diesel::select(revoked).get_result(conn)?,
+            revoked: native!(conn, |c| diesel::select(revoked).get_result(c))?,
             subject_active: None,
         }),
         Some((org, id)) => {
@@ -65,7 +65,7 @@ pub fn standing(
                     .filter(users::active.eq(true)),
             );
             let (revoked, active): (bool, bool) =
-                diesel::select((revoked, active)).get_result(conn)?;
+                native!(conn, |c| diesel::select((revoked, active)).get_result(c))?;
             Ok(Standing {
                 revoked,
                 subject_active: Some(active),

@@ -151,12 +151,57 @@ pub fn insert(
 /// No `LIMIT` (the key is unique): SQLite re-prepares a statement whose `LIMIT` is a bound
 /// parameter on every execution, and this one runs on every read and write of a user.
 pub fn find(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryResult<Option<UserRow>> {
-    users::table
-        .filter(users::org_id.eq(org.as_str()))
-        .filter(users::id.eq(id.as_str()))
-        .select(UserRow::as_select())
-        .get_result(conn)
-        .optional()
+    find_by(conn, org, &UserKey::Id(id.as_str().to_owned()))
+}
+
+/// A value of one of the [`UNIQUE_ATTRIBUTES`]: the key of at most one user of an org.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserKey {
+    /// `id`, compared exactly.
+    Id(String),
+    /// `userName`, compared case-insensitively (through `user_name_ci`).
+    UserName(String),
+    /// `externalId`, compared exactly.
+    ExternalId(String),
+}
+
+impl UserKey {
+    /// The key a filter `attr eq "value"` names, for an attribute of [`UNIQUE_ATTRIBUTES`]
+    /// (canonical name).
+    pub fn of(attr: &str, value: &str) -> Option<UserKey> {
+        let value = value.to_owned();
+        match attr {
+            "id" => Some(UserKey::Id(value)),
+            "userName" => Some(UserKey::UserName(value)),
+            "externalId" => Some(UserKey::ExternalId(value)),
+            _ => None,
+        }
+    }
+}
+
+/// The user of `org` with `key`, if there is one: one statement on a unique index, of a fixed
+/// shape per key (kept prepared, run on the backend's own connection).
+pub fn find_by(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    key: &UserKey,
+) -> QueryResult<Option<UserRow>> {
+    let of_org = users::table.filter(users::org_id.eq(org.as_str()));
+    native!(conn, |c| match key {
+        UserKey::Id(id) => of_org
+            .filter(users::id.eq(id))
+            .select(UserRow::as_select())
+            .get_result(c),
+        UserKey::UserName(name) => of_org
+            .filter(users::user_name_ci.eq(user_name_key(name)))
+            .select(UserRow::as_select())
+            .get_result(c),
+        UserKey::ExternalId(external) => of_org
+            .filter(users::external_id.eq(external))
+            .select(UserRow::as_select())
+            .get_result(c),
+    })
+    .optional()
 }
 
 /// What an update writes.
@@ -309,6 +354,9 @@ pub struct ListQuery {
     /// The filter matches at most one user through a unique index (`userName eq`, `id eq`,
     /// `externalId eq`): the listing is a point read.
     pub point: bool,
+    /// The filter is nothing but `key eq "value"` on a unique attribute (the lookup every
+    /// connector sends before a create): read by [`find_by`] instead of the translated filter.
+    pub key: Option<UserKey>,
 }
 
 /// The user attributes each held in a unique index per org: a filter pinning one of them with
@@ -332,6 +380,15 @@ fn scoped<'a>(org: &'a OrgId, filter: Option<&SqlBool>) -> users::BoxedQuery<'a,
 /// and the page itself; nothing else is loaded. A [`ListQuery::point`] query is one statement
 /// that reads the (at most one) match.
 pub fn list(conn: &mut DbConnection, org: &OrgId, query: &ListQuery) -> QueryResult<Page> {
+    if let Some(key) = &query.key {
+        let found = find_by(conn, org, key)?;
+        let total = i64::from(found.is_some());
+        let rows = found
+            .into_iter()
+            .filter(|_| query.offset == 0 && query.limit > 0)
+            .collect();
+        return Ok(Page { total, rows });
+    }
     if query.point {
         // At most one user matches: read the match itself, once; the count is what was read.
         let matches: Vec<UserRow> = scoped(org, query.filter.as_ref())

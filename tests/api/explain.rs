@@ -57,6 +57,7 @@ fn plans(app: &TestApp, filter: &str) -> (Vec<String>, Vec<String>) {
         offset: 0,
         limit: 100,
         point: false,
+        key: None,
     };
     let mut conn = app.store.conn().unwrap();
     explain_list(&mut conn, &OrgId::parse("default").unwrap(), &query).unwrap()

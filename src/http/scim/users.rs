@@ -168,12 +168,17 @@ pub async fn matching(
     let point = filter
         .as_ref()
         .is_some_and(|f| f.valid.pins_unique(store_users::UNIQUE_ATTRIBUTES));
+    let key = filter
+        .as_ref()
+        .and_then(|f| f.valid.unique_key(store_users::UNIQUE_ATTRIBUTES))
+        .and_then(|(attr, value)| store_users::UserKey::of(attr, value));
     let list_query = store_users::ListQuery {
         filter: filter.map(|f| f.sql),
         order: Some(query.order(&USER_RESOURCE)?),
         offset,
         limit,
         point,
+        key,
     };
     let page = users::list(&state.store, &auth.0.org, list_query).await?;
     let base = base_url(state, req);
