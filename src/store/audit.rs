@@ -46,20 +46,18 @@ pub struct EventRow {
 
 /// Appends an event.
 pub fn append(conn: &mut DbConnection, event: &NewEvent<'_>) -> QueryResult<()> {
-    diesel::insert_into(audit_events::table)
-        .values((
-            audit_events::org_id.eq(event.org.as_str()),
-            audit_events::occurred_at.eq(event.occurred_at.naive_utc()),
-            audit_events::actor.eq(event.actor),
-            audit_events::channel.eq(event.channel),
-            audit_events::action.eq(event.action),
-            audit_events::target_type.eq(event.target_type),
-            audit_events::target_id.eq(event.target_id),
-            audit_events::attributes.eq(Doc(serde_json::Value::from(event.attributes.clone()))),
-            audit_events::detail.eq(event.detail.clone().map(Doc)),
-        ))
-        .execute(conn)
-        .map(drop)
+    let row = diesel::insert_into(audit_events::table).values((
+        audit_events::org_id.eq(event.org.as_str()),
+        audit_events::occurred_at.eq(event.occurred_at.naive_utc()),
+        audit_events::actor.eq(event.actor),
+        audit_events::channel.eq(event.channel),
+        audit_events::action.eq(event.action),
+        audit_events::target_type.eq(event.target_type),
+        audit_events::target_id.eq(event.target_id),
+        audit_events::attributes.eq(Doc(serde_json::Value::from(event.attributes.clone()))),
+        audit_events::detail.eq(event.detail.clone().map(Doc)),
+    ));
+    native!(conn, |c| row.execute(c)).map(drop)
 }
 
 /// Events of `org`, oldest first, optionally for one target, after the event id `after`.

@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use unicode_normalization::UnicodeNormalization;
 
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Integer, Text};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, Bool, Integer, Nullable, Text, Timestamp};
 
 use super::filter::{SqlBool, SqlOrder};
 use super::json::Doc;
@@ -19,6 +20,10 @@ use crate::ids::{OrgId, UserId};
 /// normalisation (so full-width and ligature forms fold), then Unicode lower-casing, then NFC.
 /// Computed in Rust because SQLite's `lower()` only folds ASCII.
 pub fn user_name_key(user_name: &str) -> String {
+    if user_name.is_ascii() {
+        // ASCII is its own NFKC and NFC form, and its lower case is ASCII's.
+        return user_name.to_ascii_lowercase();
+    }
     user_name
         .nfkc()
         .collect::<String>()
@@ -109,25 +114,24 @@ pub fn insert(
     now: DateTime<Utc>,
 ) -> QueryResult<UserRow> {
     let now = now.naive_utc();
-    diesel::insert_into(users::table)
-        .values((
-            users::id.eq(id.as_str()),
-            users::org_id.eq(org.as_str()),
-            users::user_name.eq(&data.user_name),
-            users::user_name_ci.eq(user_name_key(&data.user_name)),
-            users::external_id.eq(data.external_id.as_deref()),
-            users::display_name.eq(data.display_name.as_deref()),
-            users::active.eq(data.active),
-            users::resource.eq(Doc(Value::Object(data.resource.clone()))),
-            users::password_hash.eq(password_hash),
-            users::version.eq(1_i64),
-            users::created_at.eq(now),
-            users::last_modified.eq(now),
-            users::deactivated_at.eq(deactivation.at.map(|t| t.naive_utc())),
-            users::deactivated_by.eq(deactivation.by.as_deref()),
-            users::deactivated_via.eq(deactivation.via),
-        ))
-        .execute(conn)?;
+    let row = diesel::insert_into(users::table).values((
+        users::id.eq(id.as_str()),
+        users::org_id.eq(org.as_str()),
+        users::user_name.eq(&data.user_name),
+        users::user_name_ci.eq(user_name_key(&data.user_name)),
+        users::external_id.eq(data.external_id.as_deref()),
+        users::display_name.eq(data.display_name.as_deref()),
+        users::active.eq(data.active),
+        users::resource.eq(Doc(Value::Object(data.resource.clone()))),
+        users::password_hash.eq(password_hash),
+        users::version.eq(1_i64),
+        users::created_at.eq(now),
+        users::last_modified.eq(now),
+        users::deactivated_at.eq(deactivation.at.map(|t| t.naive_utc())),
+        users::deactivated_by.eq(deactivation.by.as_deref()),
+        users::deactivated_via.eq(deactivation.via),
+    ));
+    native!(&mut *conn, |c| row.execute(c))?;
     write_children(conn, org, id, &data.resource)?;
     Ok(UserRow {
         id: id.as_str().to_owned(),
@@ -240,13 +244,14 @@ pub fn update(
         ),
     };
     let now = now.naive_utc();
+    let resource = Doc(Value::Object(data.resource.clone()));
     let target = users::table
         .filter(users::org_id.eq(org.as_str()))
         .filter(users::id.eq(id.as_str()))
         .filter(users::version.eq(current.version));
     let common = (
         users::active.eq(data.active),
-        users::resource.eq(Doc(Value::Object(data.resource.clone()))),
+        users::resource.eq(&resource),
         users::version.eq(current.version + 1),
         users::last_modified.eq(now),
         users::deactivated_at.eq(deactivation.0),
@@ -270,7 +275,19 @@ pub fn update(
             ))
             .execute(conn)?
     } else {
-        diesel::update(target).set(common).execute(conn)?
+        let update = SetState {
+            org: org.as_str(),
+            id: id.as_str(),
+            version: current.version,
+            next_version: current.version + 1,
+            active: data.active,
+            resource: &resource,
+            last_modified: now,
+            deactivated_at: deactivation.0,
+            deactivated_by: deactivation.1.as_deref(),
+            deactivated_via: deactivation.2.as_deref(),
+        };
+        native!(conn, |c| update.execute(c))?
     };
     if updated == 0 {
         return Ok(None);
@@ -335,6 +352,73 @@ pub fn delete(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryResult<
     .execute(conn)?;
     Ok(deleted > 0)
 }
+
+/// The UPDATE of a user write that keeps the indexed names (most writes: a deactivation, a new
+/// title), if the row is still at `version`. Written out because diesel prepares every UPDATE
+/// anew (a changeset may skip `None` fields, so diesel never caches one), and this one runs on
+/// every PATCH: as a statement of fixed text it is prepared once per connection.
+struct SetState<'a> {
+    org: &'a str,
+    id: &'a str,
+    /// The version the row must still be at.
+    version: i64,
+    /// The version it gets.
+    next_version: i64,
+    active: bool,
+    resource: &'a Doc,
+    last_modified: NaiveDateTime,
+    deactivated_at: Option<NaiveDateTime>,
+    deactivated_by: Option<&'a str>,
+    deactivated_via: Option<&'a str>,
+}
+
+impl QueryId for SetState<'_> {
+    type QueryId = SetState<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<DB> QueryFragment<DB> for SetState<'_>
+where
+    DB: diesel::backend::Backend
+        + diesel::sql_types::HasSqlType<Bool>
+        + diesel::sql_types::HasSqlType<super::json::JsonDoc>
+        + diesel::sql_types::HasSqlType<BigInt>
+        + diesel::sql_types::HasSqlType<Timestamp>
+        + diesel::sql_types::HasSqlType<Text>,
+    bool: ToSql<Bool, DB>,
+    Doc: ToSql<super::json::JsonDoc, DB>,
+    i64: ToSql<BigInt, DB>,
+    NaiveDateTime: ToSql<Timestamp, DB>,
+    Option<NaiveDateTime>: ToSql<Nullable<Timestamp>, DB>,
+    str: ToSql<Text, DB>,
+    for<'s> Option<&'s str>: ToSql<Nullable<Text>, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("UPDATE users SET active = ");
+        out.push_bind_param::<Bool, _>(&self.active)?;
+        out.push_sql(", resource = ");
+        out.push_bind_param::<super::json::JsonDoc, _>(self.resource)?;
+        out.push_sql(", version = ");
+        out.push_bind_param::<BigInt, _>(&self.next_version)?;
+        out.push_sql(", last_modified = ");
+        out.push_bind_param::<Timestamp, _>(&self.last_modified)?;
+        out.push_sql(", deactivated_at = ");
+        out.push_bind_param::<Nullable<Timestamp>, _>(&self.deactivated_at)?;
+        out.push_sql(", deactivated_by = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.deactivated_by)?;
+        out.push_sql(", deactivated_via = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.deactivated_via)?;
+        out.push_sql(" WHERE org_id = ");
+        out.push_bind_param::<Text, _>(self.org)?;
+        out.push_sql(" AND id = ");
+        out.push_bind_param::<Text, _>(self.id)?;
+        out.push_sql(" AND version = ");
+        out.push_bind_param::<BigInt, _>(&self.version)?;
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for SetState<'_> {}
 
 /// One page of a listing and the total number of matches.
 #[derive(Debug)]
@@ -571,27 +655,25 @@ fn write_children(
     resource: &Map<String, Value>,
 ) -> QueryResult<()> {
     for email in multi_values(resource, "emails") {
-        diesel::insert_into(user_emails::table)
-            .values((
-                user_emails::user_id.eq(id.as_str()),
-                user_emails::org_id.eq(org.as_str()),
-                user_emails::value.eq(email.value),
-                user_emails::value_ci.eq(email.value.to_lowercase()),
-                user_emails::kind.eq(email.kind),
-                user_emails::is_primary.eq(email.primary),
-            ))
-            .execute(conn)?;
+        let row = diesel::insert_into(user_emails::table).values((
+            user_emails::user_id.eq(id.as_str()),
+            user_emails::org_id.eq(org.as_str()),
+            user_emails::value.eq(email.value),
+            user_emails::value_ci.eq(email.value.to_lowercase()),
+            user_emails::kind.eq(email.kind),
+            user_emails::is_primary.eq(email.primary),
+        ));
+        native!(&mut *conn, |c| row.execute(c))?;
     }
     for phone in multi_values(resource, "phoneNumbers") {
-        diesel::insert_into(user_phone_numbers::table)
-            .values((
-                user_phone_numbers::user_id.eq(id.as_str()),
-                user_phone_numbers::org_id.eq(org.as_str()),
-                user_phone_numbers::value.eq(phone.value),
-                user_phone_numbers::kind.eq(phone.kind),
-                user_phone_numbers::is_primary.eq(phone.primary),
-            ))
-            .execute(conn)?;
+        let row = diesel::insert_into(user_phone_numbers::table).values((
+            user_phone_numbers::user_id.eq(id.as_str()),
+            user_phone_numbers::org_id.eq(org.as_str()),
+            user_phone_numbers::value.eq(phone.value),
+            user_phone_numbers::kind.eq(phone.kind),
+            user_phone_numbers::is_primary.eq(phone.primary),
+        ));
+        native!(&mut *conn, |c| row.execute(c))?;
     }
     Ok(())
 }
