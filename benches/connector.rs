@@ -10,7 +10,8 @@
 //! Phases (each bounded in requests and time): create, `userName eq` lookups (3/4 hits), GET by
 //! id, PATCH `active` false then true, walking `GET /Users?count=100`, two filters no index can
 //! serve. The ceiling is a bare actix-web handler returning a fixed user, run as its own process
-//! like roster. Per phase: req/s, p50, p99, the ratio to the ceiling, the server's CPU time per
+//! like roster, measured before and after the phases of each client count (ratios are to the
+//! mean of the two). Per phase: req/s, p50, p99, the ratio to the ceiling, the server's CPU time per
 //! request (steadier than req/s on a noisy machine) and its peak RSS; as a table on stdout and as
 //! JSON lines in `target/bench/`.
 
@@ -484,15 +485,24 @@ async fn run(args: Args) {
         // The ceiling at this concurrency.
         let ceiling_base = ceiling.base.clone();
         let c2 = client.clone();
-        ceiling.mark();
-        let mut m = phase("ceiling", clients, args.requests, limit, move |_| {
-            let req = c2.get(format!("{ceiling_base}/Users/x"));
-            async move { req.send().await.is_ok_and(|r| r.status().is_success()) }
-        })
-        .await;
-        m.cpu_us = ceiling.cpu_us_per_request(m.requests);
-        ceilings.push((clients, m.rate()));
-        results.push(m);
+        let measure_ceiling = |name: &'static str| {
+            let ceiling_base = ceiling_base.clone();
+            let c2 = c2.clone();
+            let ceiling = &ceiling;
+            async move {
+                ceiling.mark();
+                let mut m = phase(name, clients, args.requests, limit, move |_| {
+                    let req = c2.get(format!("{ceiling_base}/Users/x"));
+                    async move { req.send().await.is_ok_and(|r| r.status().is_success()) }
+                })
+                .await;
+                m.cpu_us = ceiling.cpu_us_per_request(m.requests);
+                m
+            }
+        };
+        let before = measure_ceiling("ceiling").await;
+        let ceiling_at = results.len();
+        results.push(before);
         roster.mark();
 
         // Create.
@@ -763,6 +773,12 @@ async fn run(args: Args) {
             roster.record(&mut m);
             results.push(m);
         }
+
+        // The ceiling again: this machine's speed drifts over a run, so every ratio of this
+        // client count is to the mean of the ceiling before and after its phases.
+        let after = measure_ceiling("ceiling, after the phases").await;
+        ceilings.push((clients, (results[ceiling_at].rate() + after.rate()) / 2.0));
+        results.push(after);
     }
 
     report(&args, &results, &ceilings, created);

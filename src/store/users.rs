@@ -716,4 +716,17 @@ mod tests {
         // Precomposed and decomposed forms are one name.
         assert_eq!(user_name_key("e\u{301}"), user_name_key("\u{e9}"));
     }
+
+    #[test]
+    fn ascii_user_names_fold_as_the_unicode_rule_does() {
+        use unicode_normalization::UnicodeNormalization;
+        let ascii: String = (0_u8..128).map(char::from).collect();
+        let unicode_rule: String = ascii
+            .nfkc()
+            .collect::<String>()
+            .to_lowercase()
+            .nfc()
+            .collect();
+        assert_eq!(user_name_key(&ascii), unicode_rule);
+    }
 }

@@ -435,6 +435,48 @@ both_backends! {
         assert_scim_error(bad, 400, Some("invalidValue")).await;
     }
 
+    async fn a_lone_unique_key_eq_pages_like_any_filter(app) {
+        // `userName eq`, `externalId eq` and `id eq` alone are read by their unique index
+        // (the connectors' lookup); paging, projection and case rules are the filter's.
+        let users = seed(&app).await;
+        let alice = users
+            .iter()
+            .find(|u| u["externalId"] == "Alice")
+            .unwrap();
+        let alice_id = alice["id"].as_str().unwrap();
+        let id_filter = format!(r#"id eq "{alice_id}""#);
+        for filter in [
+            r#"userName eq "alice.smith@example.COM""#,
+            r#"externalId eq "Alice""#,
+            id_filter.as_str(),
+        ] {
+            let body: Value = list(&app, &[("filter", filter), ("attributes", "userName")])
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(body["totalResults"], 1, "{filter}");
+            assert_eq!(ids_of(&body), [alice_id], "{filter}");
+            assert_eq!(body["Resources"][0]["userName"], alice["userName"], "{filter}");
+            assert!(body["Resources"][0].get("name").is_none(), "{filter}: projected");
+            for params in [[("startIndex", "2"), ("count", "10")], [("startIndex", "1"), ("count", "0")]] {
+                let mut query = vec![("filter", filter)];
+                query.extend(params);
+                let body: Value = list(&app, &query).await.json().await.unwrap();
+                assert_eq!(body["totalResults"], 1, "{filter} {params:?}");
+                assert_eq!(ids_of(&body).len(), 0, "{filter} {params:?}");
+            }
+        }
+        for miss in [
+            r#"externalId eq "alice""#,
+            r#"id eq "not-an-id""#,
+            r#"userName eq "alice.smith@example.org""#,
+        ] {
+            let body: Value = list(&app, &[("filter", miss)]).await.json().await.unwrap();
+            assert_eq!((body["totalResults"].clone(), ids_of(&body).len()), (json!(0), 0), "{miss}");
+        }
+    }
+
     async fn search_requests_answer_like_get(app) {
         let users = seed(&app).await;
         let filter = r#"emails[type eq "work"] and active eq true"#;
