@@ -20,6 +20,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use base64::Engine;
@@ -248,17 +249,24 @@ impl Verifier {
     /// `exp`, `nbf` and `iat` (with the leeway) allow; outside it, it is verified anew, which
     /// gives the precise error.
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, AuthError> {
-        if let Ok(verified) = self.verified.read()
-            && let Some(hit) = verified.get(token)
-            && hit.holds_at(now)
+        // The map only ever holds verified tokens, so a lock poisoned by a panic elsewhere
+        // leaves it usable.
+        if let Some(hit) = self
+            .verified
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token)
+            .filter(|hit| hit.holds_at(now))
         {
             return Ok(hit.claims.clone());
         }
         let verified = self.verify_anew(token, now)?;
         let claims = verified.claims.clone();
-        if token.len() <= MAX_REMEMBERED_TOKEN_LEN
-            && let Ok(mut remembered) = self.verified.write()
-        {
+        if token.len() <= MAX_REMEMBERED_TOKEN_LEN {
+            let mut remembered = self
+                .verified
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
             if remembered.len() >= MAX_REMEMBERED_TOKENS {
                 // Bounded memory: start over rather than track use (connectors use few tokens).
                 remembered.clear();
@@ -434,7 +442,8 @@ impl Verifier {
 /// At most this many verified tokens are remembered; the memory starts over when full.
 const MAX_REMEMBERED_TOKENS: usize = 1024;
 
-/// Longer tokens are verified every time (so the memory stays under 2 MiB of token text).
+/// Longer tokens are verified every time: the memory holds at most 1,024 tokens of 2 KiB and
+/// their claims (a few MiB at worst).
 const MAX_REMEMBERED_TOKEN_LEN: usize = 2048;
 
 /// A verified token's claims and the unix seconds in which its time checks pass: from `from`

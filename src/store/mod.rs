@@ -464,18 +464,20 @@ fn begin_kept(conn: &mut DbConnection, begin: &'static str) -> QueryResult<()> {
 }
 
 /// Ends the transaction [`begin_kept`] opened: `COMMIT` when `keep`, else `ROLLBACK`. When the
-/// statement fails the transaction is rolled back; if even that fails, diesel's transaction
-/// manager is marked broken, so the pool discards the connection instead of reusing it.
+/// statement fails the transaction is rolled back. SQLite ends a transaction by itself on some
+/// failures (a failed `COMMIT`, an I/O error); that `ROLLBACK` then fails too, and goes through
+/// diesel's `batch_execute`, which records that the connection is out of its transaction. Only
+/// a connection still in a transaction it cannot leave is marked broken, so that the pool
+/// discards it instead of reusing it.
 fn end_kept(conn: &mut DbConnection, keep: bool) -> QueryResult<()> {
     let ended = execute_plain(conn, if keep { "COMMIT" } else { "ROLLBACK" });
-    let closed = match &ended {
-        Ok(()) => true,
-        Err(_) => execute_plain(conn, "ROLLBACK").is_ok(),
-    };
-    if closed {
-        change_depth(conn, TransactionDepthChange::DecreaseDepth)?;
-    } else {
-        transaction_status(conn).set_in_error();
+    if ended.is_ok() {
+        return change_depth(conn, TransactionDepthChange::DecreaseDepth);
+    }
+    match conn.batch_execute("ROLLBACK") {
+        Ok(()) => change_depth(conn, TransactionDepthChange::DecreaseDepth)?,
+        Err(_) if matches!(transaction_depth(conn), Ok(0)) => {}
+        Err(_) => transaction_status(conn).set_in_error(),
     }
     ended
 }
@@ -560,5 +562,50 @@ where
             }
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite() -> (tempfile::TempDir, DbConnection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        (dir, DbConnection::Sqlite(conn))
+    }
+
+    #[test]
+    fn kept_transactions_keep_diesels_depth_true() {
+        let (_dir, mut conn) = sqlite();
+        begin_kept(&mut conn, "BEGIN").unwrap();
+        assert_eq!(transaction_depth(&mut conn).unwrap(), 1);
+        assert!(
+            begin_kept(&mut conn, "BEGIN").is_err(),
+            "no transaction inside a transaction"
+        );
+        end_kept(&mut conn, true).unwrap();
+        assert_eq!(transaction_depth(&mut conn).unwrap(), 0);
+        begin_kept(&mut conn, "BEGIN IMMEDIATE").unwrap();
+        end_kept(&mut conn, false).unwrap();
+        assert_eq!(transaction_depth(&mut conn).unwrap(), 0);
+        assert!(!r2d2::R2D2Connection::is_broken(&mut conn));
+    }
+
+    #[test]
+    fn a_transaction_sqlite_ended_by_itself_leaves_the_connection_usable() {
+        let (_dir, mut conn) = sqlite();
+        begin_kept(&mut conn, "BEGIN").unwrap();
+        // SQLite ends a transaction itself on some failures; diesel still counts it open.
+        conn.batch_execute("ROLLBACK").unwrap();
+        assert!(end_kept(&mut conn, true).is_err(), "the COMMIT fails");
+        assert_eq!(transaction_depth(&mut conn).unwrap(), 0);
+        assert!(
+            !r2d2::R2D2Connection::is_broken(&mut conn),
+            "a healthy connection is not discarded"
+        );
+        begin_kept(&mut conn, "BEGIN").unwrap();
+        end_kept(&mut conn, true).unwrap();
     }
 }
