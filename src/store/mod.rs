@@ -4,7 +4,9 @@
 //! The backend is chosen by the URL: `postgres://…` or `postgresql://…` is PostgreSQL, anything
 //! else (a path, or `sqlite://path`) is an SQLite file. Queries are written once against
 //! [`DbConnection`]; the only per-backend code is here (connection set-up, `BEGIN IMMEDIATE`) and
-//! in the SQL of a few expressions.
+//! in the SQL of a few expressions. The statements every request runs are still written once,
+//! and run through `native!` on the backend's own connection type (the same text compiled for
+//! each backend), which spares diesel's `MultiConnection` re-rendering their SQL on every run.
 
 /// Runs `$body` with `$c` bound to the backend's own connection (`PgConnection` or
 /// `SqliteConnection`) instead of the [`DbConnection`] wrapper; `$body` is compiled once per
