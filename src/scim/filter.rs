@@ -156,17 +156,8 @@ impl Filter {
     /// Meant for a filter [`Filter::validate`] returned (canonical paths).
     pub fn pins_unique(&self, unique: &[&str]) -> bool {
         match self {
-            Filter::Compare {
-                path,
-                op: CompareOp::Eq,
-                value: Value::String(_),
-            } => {
-                path.urn.is_none()
-                    && path.sub_attr.is_none()
-                    && unique.contains(&path.attr.as_str())
-            }
             Filter::And(a, b) => a.pins_unique(unique) || b.pins_unique(unique),
-            _ => false,
+            _ => self.unique_key(unique).is_some(),
         }
     }
 

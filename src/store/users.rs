@@ -245,52 +245,40 @@ pub fn update(
     };
     let now = now.naive_utc();
     let resource = Doc(Value::Object(data.resource.clone()));
-    let target = users::table
-        .filter(users::org_id.eq(org.as_str()))
-        .filter(users::id.eq(id.as_str()))
-        .filter(users::version.eq(current.version));
-    let common = (
-        users::active.eq(data.active),
-        users::resource.eq(&resource),
-        users::version.eq(current.version + 1),
-        users::last_modified.eq(now),
-        users::deactivated_at.eq(deactivation.0),
-        users::deactivated_by.eq(deactivation.1.as_deref()),
-        users::deactivated_via.eq(deactivation.2.as_deref()),
-    );
-    // Databases rewrite every index on a column the UPDATE sets, changed or not; most writes
-    // (a deactivation, a new title) leave the indexed names alone, so they are set only when
-    // they change.
-    let renamed = data.user_name != current.user_name
-        || data.external_id != current.external_id
-        || data.display_name != current.display_name;
-    let updated = if renamed {
-        diesel::update(target)
-            .set((
-                users::user_name.eq(&data.user_name),
-                users::user_name_ci.eq(user_name_key(&data.user_name)),
-                users::external_id.eq(data.external_id.as_deref()),
-                users::display_name.eq(data.display_name.as_deref()),
-                common,
-            ))
-            .execute(conn)?
-    } else {
-        let update = SetState {
-            org: org.as_str(),
-            id: id.as_str(),
-            version: current.version,
-            next_version: current.version + 1,
-            active: data.active,
-            resource: &resource,
-            last_modified: now,
-            deactivated_at: deactivation.0,
-            deactivated_by: deactivation.1.as_deref(),
-            deactivated_via: deactivation.2.as_deref(),
-        };
-        native!(conn, |c| update.execute(c))?
+    let state = SetState {
+        org: org.as_str(),
+        id: id.as_str(),
+        version: current.version,
+        next_version: current.version + 1,
+        active: data.active,
+        resource: &resource,
+        last_modified: now,
+        deactivated_at: deactivation.0,
+        deactivated_by: deactivation.1.as_deref(),
+        deactivated_via: deactivation.2.as_deref(),
     };
-    if updated == 0 {
+    if native!(&mut *conn, |c| state.execute(c))? == 0 {
         return Ok(None);
+    }
+    // Databases rewrite every index on a column the UPDATE sets, changed or not; most writes
+    // (a deactivation, a new title) leave the indexed names alone, so they are set, by a
+    // statement of their own in the same transaction, only when they change.
+    if data.user_name != current.user_name
+        || data.external_id != current.external_id
+        || data.display_name != current.display_name
+    {
+        diesel::update(
+            users::table
+                .filter(users::org_id.eq(org.as_str()))
+                .filter(users::id.eq(id.as_str())),
+        )
+        .set((
+            users::user_name.eq(&data.user_name),
+            users::user_name_ci.eq(user_name_key(&data.user_name)),
+            users::external_id.eq(data.external_id.as_deref()),
+            users::display_name.eq(data.display_name.as_deref()),
+        ))
+        .execute(conn)?;
     }
     if let Some(hash) = change.password_hash {
         diesel::update(users::table.filter(users::id.eq(id.as_str())))
@@ -353,8 +341,8 @@ pub fn delete(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryResult<
     Ok(deleted > 0)
 }
 
-/// The UPDATE of a user write that keeps the indexed names (most writes: a deactivation, a new
-/// title), if the row is still at `version`. Written out because diesel prepares every UPDATE
+/// The UPDATE of every user write (the indexed names follow in a statement of their own, only
+/// when they change), if the row is still at `version`. Written out because diesel prepares every UPDATE
 /// anew (a changeset may skip `None` fields, so diesel never caches one), and this one runs on
 /// every PATCH: as a statement of fixed text it is prepared once per connection.
 struct SetState<'a> {

@@ -131,14 +131,7 @@ both_backends! {
         }));
 
         // The audit trail of the target holds its creation and lifecycle changes only.
-        let store = app.store.clone();
-        let id = target.clone();
-        let events = tokio::task::spawn_blocking(move || {
-            let org = roster::ids::OrgId::parse("default").unwrap();
-            roster::store::audit::list(&mut store.conn().unwrap(), &org, Some(&id), None, 100).unwrap()
-        })
-        .await
-        .unwrap();
+        let events = app.audit_events(&target).await;
         assert_eq!(events[0].action, "user.create");
         assert!(
             events[1..].iter().all(|e| e.action == "user.deactivate" || e.action == "user.reactivate"),

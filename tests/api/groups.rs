@@ -69,18 +69,6 @@ fn sorted(ids: &[&str]) -> Vec<String> {
     v
 }
 
-fn events(app: &TestApp, target: &str) -> Vec<roster::store::audit::EventRow> {
-    let org = OrgId::parse("default").unwrap();
-    roster::store::audit::list(
-        &mut app.store.conn().unwrap(),
-        &org,
-        Some(target),
-        None,
-        100,
-    )
-    .unwrap()
-}
-
 both_backends! {
     async fn okta_group_push(app) {
         let ada = user_id(&app, "ada@example.com").await;
@@ -297,7 +285,7 @@ both_backends! {
             {"op": "add", "path": "members", "value": [{"value": ada}]},
         ])).await;
         assert_eq!(churn.headers()["etag"], "W/\"1\"");
-        let updates: Vec<_> = events(&app, id).into_iter().filter(|e| e.action == "group.update").collect();
+        let updates: Vec<_> = app.audit_events(id).await.into_iter().filter(|e| e.action == "group.update").collect();
         assert!(updates.is_empty(), "{updates:?}");
     }
 
@@ -376,7 +364,7 @@ both_backends! {
             let after = get_group(&app, id).await;
             assert_eq!(member_ids(&after), left);
             assert_eq!(after["meta"]["version"], "W/\"2\"", "the group changed, so its version moved");
-            let update = events(&app, id).into_iter().find(|e| e.action == "group.update").expect("audited");
+            let update = app.audit_events(id).await.into_iter().find(|e| e.action == "group.update").expect("audited");
             assert_eq!(update.target_type, "Group");
             assert_eq!(update.attributes.0, json!(["members"]));
             let detail = update.detail.unwrap().0;
@@ -392,7 +380,7 @@ both_backends! {
         assert!(kinds.contains(&"Group") && kinds.contains(&"User"), "{parent}");
         assert_eq!(app.request(Method::DELETE, &format!("/Groups/{child_id}"), None).await.status(), StatusCode::NO_CONTENT);
         assert_eq!(member_ids(&get_group(&app, parent_id).await), vec![bob.clone()]);
-        let actions: Vec<String> = events(&app, child_id).into_iter().map(|e| e.action).collect();
+        let actions: Vec<String> = app.audit_events(child_id).await.into_iter().map(|e| e.action).collect();
         assert_eq!(actions, ["group.create", "group.delete"]);
     }
 
@@ -406,7 +394,7 @@ both_backends! {
             {"op": "remove", "path": format!("members[value eq \"{ada}\"]")},
             {"op": "replace", "path": "displayName", "value": "Audited 2"},
         ])).await;
-        let events = events(&app, id);
+        let events = app.audit_events(id).await;
         let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
         assert_eq!(actions, ["group.create", "group.update"]);
         assert_eq!(events[0].attributes.0, json!(["displayName", "members"]));

@@ -130,6 +130,20 @@ pub fn settings(database_url: &str) -> Settings {
 }
 
 impl TestApp {
+    /// The audit events of `target` in the `default` org, oldest first (at most 100), read
+    /// straight from the store.
+    pub async fn audit_events(&self, target: &str) -> Vec<roster::store::audit::EventRow> {
+        let store = self.store.clone();
+        let target = target.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let org = OrgId::parse("default").unwrap();
+            roster::store::audit::list(&mut store.conn().unwrap(), &org, Some(&target), None, 100)
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    }
+
     pub async fn spawn(backend: Backend) -> TestApp {
         Self::spawn_with(backend, |_| {}).await
     }

@@ -260,14 +260,7 @@ both_backends! {
             StatusCode::NO_CONTENT
         );
 
-        let store = app.store.clone();
-        let target = id.clone();
-        let events = tokio::task::spawn_blocking(move || {
-            let org = roster::ids::OrgId::parse("default").unwrap();
-            roster::store::audit::list(&mut store.conn().unwrap(), &org, Some(&target), None, 100).unwrap()
-        })
-        .await
-        .unwrap();
+        let events = app.audit_events(&id).await;
         let seen: Vec<(&str, &str, Value)> = events
             .iter()
             .map(|e| (e.action.as_str(), e.channel.as_str(), e.attributes.0.clone()))
