@@ -296,12 +296,14 @@ pub async fn delete(
 
 /// Removes `member_id` (a user or group being deleted, in the caller's transaction) from every
 /// group of the actor's org; each of those groups gets a new version and a `group.update` event.
+/// The member is locked first, so no add of it can commit between this and its delete.
 pub(crate) fn detach_member(
     conn: &mut DbConnection,
     actor: &Actor,
     member_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ScimError> {
+    groups::lock_member(conn, &actor.org, member_id)?;
     let parents = groups::remove_member_everywhere(conn, &actor.org, member_id)?;
     if parents.is_empty() {
         return Ok(());
@@ -840,19 +842,7 @@ fn add_members(
         .map(String::as_str)
         .collect();
     if !unknown.is_empty() {
-        let shown: Vec<String> = unknown.iter().take(5).map(|id| format!("'{id}'")).collect();
-        let more = unknown.len().saturating_sub(5);
-        let more = if more > 0 {
-            format!(" (and {more} more)")
-        } else {
-            String::new()
-        };
-        return Err(ScimError::invalid_value(format!(
-            "no User or Group with id {}{more} in this organization; members must be existing \
-             users or groups of the same organization, named by their SCIM id",
-            shown.join(", ")
-        ))
-        .into());
+        return Err(unknown_members(&unknown).into());
     }
     for m in &wanted {
         if let (Some(said), Some(is)) = (m.kind, types.get(&m.id))
@@ -873,11 +863,31 @@ fn add_members(
         .filter(|id| !existing.contains(id))
         .filter_map(|id| types.get(&id).map(|t| (id, *t)))
         .collect();
-    groups::insert_members(conn, org, group, &new)?;
+    // A member deleted since it was looked up (a delete that committed in between, PostgreSQL)
+    // is refused by its foreign key, and answered as an id that never existed.
+    if let Some(gone) = groups::insert_members(conn, org, group, &new)? {
+        return Err(unknown_members(&[gone.as_str()]).into());
+    }
     for (id, _) in new {
         delta.add(id);
     }
     Ok(())
+}
+
+/// 400 `invalidValue` for member ids that name no user or group of the org.
+fn unknown_members(unknown: &[&str]) -> ScimError {
+    let shown: Vec<String> = unknown.iter().take(5).map(|id| format!("'{id}'")).collect();
+    let more = unknown.len().saturating_sub(5);
+    let more = if more > 0 {
+        format!(" (and {more} more)")
+    } else {
+        String::new()
+    };
+    ScimError::invalid_value(format!(
+        "no User or Group with id {}{more} in this organization; members must be existing \
+         users or groups of the same organization, named by their SCIM id",
+        shown.join(", ")
+    ))
 }
 
 /// Removes the listed members; ids that are not members are ignored (idempotent retries).
