@@ -299,8 +299,8 @@ pub fn list(
         let q = groups::table
             .filter(groups::org_id.eq(org.as_str()))
             .into_boxed();
-        match filter.clone() {
-            Some(f) => q.filter(f),
+        match &filter {
+            Some(f) => q.filter(f.for_org(org)),
             None => q,
         }
     };
