@@ -37,6 +37,7 @@ use crate::scim::patch::{self, OpKind, PatchOperation, PatchRequest};
 use crate::scim::path::PatchPath;
 use crate::scim::resource;
 use crate::scim::schema::{AttributeDef, GROUP, GROUP_RESOURCE};
+use crate::scim::value;
 use crate::store::filter::{SqlBool, SqlOrder};
 use crate::store::groups::{self, GroupData, GroupId, GroupRow, MemberRow, MemberType};
 use crate::store::{DbConnection, Store, audit, unique_violation, write_tx};
@@ -234,12 +235,17 @@ pub async fn patch(
             if other.is_empty() {
                 return Ok(None);
             }
+            let existing = current.attributes();
             let next = patch::apply(
                 &GROUP_RESOURCE,
-                &current.attributes(),
+                &existing,
                 &PatchRequest { operations: other },
             )?;
-            Ok(Some(next))
+            // The patched group must be one a PUT would accept (required `displayName` not
+            // blank, types, immutability), as for users.
+            let validated =
+                resource::validate_replace(&GROUP_RESOURCE, &existing, Value::Object(next))?;
+            Ok(Some(validated.resource))
         },
     )
     .await
@@ -770,7 +776,10 @@ fn parse_members(value: Option<&Value>) -> Result<Vec<NewMember>, ScimError> {
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let (id, kind) = match item {
-            Value::String(id) => (id.clone(), None),
+            Value::String(id) => {
+                value::check_text(Some("members"), "value", id, "members.value")?;
+                (id.clone(), None)
+            }
             Value::Object(fields) => {
                 let get = |name: &str| {
                     fields
@@ -779,7 +788,10 @@ fn parse_members(value: Option<&Value>) -> Result<Vec<NewMember>, ScimError> {
                         .map(|(_, v)| v)
                 };
                 let id = match get("value") {
-                    Some(Value::String(id)) => id.clone(),
+                    Some(Value::String(id)) => {
+                        value::check_text(Some("members"), "value", id, "members.value")?;
+                        id.clone()
+                    }
                     _ => {
                         return Err(ScimError::invalid_value(
                             "each member needs a \"value\": the id of a User or Group of this \
