@@ -74,7 +74,30 @@ pub fn check_text(
             text.len()
         )));
     }
+    // An indexed attribute is also indexed by its caseless key, which compatibility
+    // normalisation can make many times longer (U+FDFA is 3 bytes and 33 once NFKC'd): the
+    // limit holds for that form too.
+    if max == MAX_INDEXED_BYTES && !text.is_ascii() {
+        let folded = folded_len(text);
+        if folded > max {
+            return Err(ScimError::invalid_value(format!(
+                "attribute '{label}' is {folded} bytes long once normalised for caseless \
+                 matching (NFKC, lower case); at most {max} bytes are accepted (see \
+                 docs/limits.md)"
+            )));
+        }
+    }
     Ok(())
+}
+
+/// The length in UTF-8 bytes of `text` compatibility-normalised (NFKC) and lower-cased: the
+/// form caseless keys are made from.
+fn folded_len(text: &str) -> usize {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfkc()
+        .flat_map(char::to_lowercase)
+        .map(char::len_utf8)
+        .sum()
 }
 
 /// What a value of `kind` must be, for error details.
@@ -189,6 +212,10 @@ mod tests {
         // Bytes, not characters: 400 two-byte characters are 800 bytes.
         assert!(check_text(None, "userName", &"é".repeat(512), "userName").is_ok());
         assert!(check_text(None, "userName", &"é".repeat(513), "userName").is_err());
+        // 300 bytes as sent, 3300 once normalised.
+        let expands = "\u{FDFA}".repeat(100);
+        assert!(check_text(None, "userName", &expands, "userName").is_err());
+        assert!(check_text(None, "title", &expands, "title").is_ok());
     }
 
     #[test]

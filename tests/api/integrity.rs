@@ -227,6 +227,14 @@ both_backends! {
         body["emails"] = json!([{"value": long_name, "type": "home"}]);
         assert_invalid_value(app.post_user(&body).await, "emails[0].value").await;
 
+        // 300 bytes as sent, 3300 in the caseless key PostgreSQL indexes.
+        let mut body = okta_user("limits@example.com");
+        body["userName"] = json!("\u{FDFA}".repeat(100));
+        assert_invalid_value(app.post_user(&body).await, "userName").await;
+        let body = json!({"schemas": [GROUP_SCHEMA], "displayName": "\u{FDFA}".repeat(100)});
+        let response = app.request(Method::POST, "/Groups", Some(&body)).await;
+        assert_invalid_value(response, "displayName").await;
+
         let mut body = okta_user("limits@example.com");
         body["title"] = json!("t".repeat(16 * 1024 + 1));
         assert_invalid_value(app.post_user(&body).await, "title").await;
