@@ -37,6 +37,7 @@ use crate::scim::patch::{self, OpKind, PatchOperation, PatchRequest};
 use crate::scim::path::PatchPath;
 use crate::scim::resource;
 use crate::scim::schema::{AttributeDef, GROUP, GROUP_RESOURCE};
+use crate::scim::value;
 use crate::store::filter::{SqlBool, SqlOrder};
 use crate::store::groups::{self, GroupData, GroupId, GroupRow, MemberRow, MemberType};
 use crate::store::{DbConnection, Store, audit, unique_violation, write_tx};
@@ -234,12 +235,17 @@ pub async fn patch(
             if other.is_empty() {
                 return Ok(None);
             }
+            let existing = current.attributes();
             let next = patch::apply(
                 &GROUP_RESOURCE,
-                &current.attributes(),
+                &existing,
                 &PatchRequest { operations: other },
             )?;
-            Ok(Some(next))
+            // The patched group must be one a PUT would accept (required `displayName` not
+            // blank, types, immutability), as for users.
+            let validated =
+                resource::validate_replace(&GROUP_RESOURCE, &existing, Value::Object(next))?;
+            Ok(Some(validated.resource))
         },
     )
     .await
@@ -296,12 +302,14 @@ pub async fn delete(
 
 /// Removes `member_id` (a user or group being deleted, in the caller's transaction) from every
 /// group of the actor's org; each of those groups gets a new version and a `group.update` event.
+/// The member is locked first, so no add of it can commit between this and its delete.
 pub(crate) fn detach_member(
     conn: &mut DbConnection,
     actor: &Actor,
     member_id: &str,
     now: DateTime<Utc>,
 ) -> Result<(), ScimError> {
+    groups::lock_member(conn, &actor.org, member_id)?;
     let parents = groups::remove_member_everywhere(conn, &actor.org, member_id)?;
     if parents.is_empty() {
         return Ok(());
@@ -768,7 +776,10 @@ fn parse_members(value: Option<&Value>) -> Result<Vec<NewMember>, ScimError> {
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let (id, kind) = match item {
-            Value::String(id) => (id.clone(), None),
+            Value::String(id) => {
+                value::check_text(Some("members"), "value", id, "members.value")?;
+                (id.clone(), None)
+            }
             Value::Object(fields) => {
                 let get = |name: &str| {
                     fields
@@ -777,7 +788,10 @@ fn parse_members(value: Option<&Value>) -> Result<Vec<NewMember>, ScimError> {
                         .map(|(_, v)| v)
                 };
                 let id = match get("value") {
-                    Some(Value::String(id)) => id.clone(),
+                    Some(Value::String(id)) => {
+                        value::check_text(Some("members"), "value", id, "members.value")?;
+                        id.clone()
+                    }
                     _ => {
                         return Err(ScimError::invalid_value(
                             "each member needs a \"value\": the id of a User or Group of this \
@@ -840,19 +854,7 @@ fn add_members(
         .map(String::as_str)
         .collect();
     if !unknown.is_empty() {
-        let shown: Vec<String> = unknown.iter().take(5).map(|id| format!("'{id}'")).collect();
-        let more = unknown.len().saturating_sub(5);
-        let more = if more > 0 {
-            format!(" (and {more} more)")
-        } else {
-            String::new()
-        };
-        return Err(ScimError::invalid_value(format!(
-            "no User or Group with id {}{more} in this organization; members must be existing \
-             users or groups of the same organization, named by their SCIM id",
-            shown.join(", ")
-        ))
-        .into());
+        return Err(unknown_members(&unknown).into());
     }
     for m in &wanted {
         if let (Some(said), Some(is)) = (m.kind, types.get(&m.id))
@@ -873,11 +875,31 @@ fn add_members(
         .filter(|id| !existing.contains(id))
         .filter_map(|id| types.get(&id).map(|t| (id, *t)))
         .collect();
-    groups::insert_members(conn, org, group, &new)?;
+    // A member deleted since it was looked up (a delete that committed in between, PostgreSQL)
+    // is refused by its foreign key, and answered as an id that never existed.
+    if let Some(gone) = groups::insert_members(conn, org, group, &new)? {
+        return Err(unknown_members(&[gone.as_str()]).into());
+    }
     for (id, _) in new {
         delta.add(id);
     }
     Ok(())
+}
+
+/// 400 `invalidValue` for member ids that name no user or group of the org.
+fn unknown_members(unknown: &[&str]) -> ScimError {
+    let shown: Vec<String> = unknown.iter().take(5).map(|id| format!("'{id}'")).collect();
+    let more = unknown.len().saturating_sub(5);
+    let more = if more > 0 {
+        format!(" (and {more} more)")
+    } else {
+        String::new()
+    };
+    ScimError::invalid_value(format!(
+        "no User or Group with id {}{more} in this organization; members must be existing \
+         users or groups of the same organization, named by their SCIM id",
+        shown.join(", ")
+    ))
 }
 
 /// Removes the listed members; ids that are not members are ignored (idempotent retries).

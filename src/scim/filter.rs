@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::error::ScimError;
 use super::path::{self, AttrPath, PatchPath};
 use super::schema::{AttributeDef, AttributeType, ResourceTypeDef};
+use super::value;
 
 /// Longest filter (or PATCH path) text the parser accepts, in bytes; longer → `invalidFilter`
 /// (RFC 7644 §3.4.2.2 sets no limit; §7.2 asks servers to bound request processing).
@@ -193,16 +194,54 @@ impl Filter {
     /// (`emails co "@x"` → `emails.value co "@x"`, Entra's `manager eq "id"` →
     /// `manager.value eq "id"`); a number compared with a string attribute becomes its decimal
     /// text (Entra's unquoted values).
+    ///
+    /// A string literal with a NUL or longer than its attribute's limit is `invalidValue`
+    /// ([`value::check_text`]), as the same string is in a body.
     pub fn validate(self, rt: &ResourceTypeDef) -> Result<Filter, ScimError> {
-        self.check(Scope::Resource(rt))
-            .map_err(ScimError::invalid_filter)
+        let filter = self
+            .check(Scope::Resource(rt))
+            .map_err(ScimError::invalid_filter)?;
+        filter.check_literals(None)?;
+        Ok(filter)
     }
 
     /// [`Filter::validate`] for the inside of a value path (RFC 7644 §3.4.2.2 `valFilter`),
     /// whose paths name sub-attributes of `parent`. Used by PATCH value paths.
     pub fn validate_within(self, parent: &'static AttributeDef) -> Result<Filter, ScimError> {
-        self.check(Scope::Within(parent))
-            .map_err(ScimError::invalid_filter)
+        let filter = self
+            .check(Scope::Within(parent))
+            .map_err(ScimError::invalid_filter)?;
+        filter.check_literals(Some(parent.name))?;
+        Ok(filter)
+    }
+
+    /// Holds every string literal of a checked filter (canonical paths; relative to `parent`
+    /// when given) to its attribute's limits, as [`value::check`] holds a stored value.
+    fn check_literals(&self, parent: Option<&str>) -> Result<(), ScimError> {
+        match self {
+            Filter::Compare {
+                path,
+                value: Value::String(text),
+                ..
+            } => {
+                let (parent, name) = match &path.sub_attr {
+                    Some(sub) => (Some(path.attr.as_str()), sub.as_str()),
+                    None => (parent, path.attr.as_str()),
+                };
+                let label = match parent {
+                    Some(parent) if path.sub_attr.is_none() => format!("{parent}.{path}"),
+                    _ => path.to_string(),
+                };
+                value::check_text(parent, name, text, &label)
+            }
+            Filter::Compare { .. } | Filter::Present(_) => Ok(()),
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                a.check_literals(parent)?;
+                b.check_literals(parent)
+            }
+            Filter::Not(a) => a.check_literals(parent),
+            Filter::ValuePath { attr, filter } => filter.check_literals(Some(&attr.attr)),
+        }
     }
 
     /// Evaluate the filter against a rendered resource (RFC 7644 §3.4.2.2): a JSON object with
@@ -357,27 +396,17 @@ fn check_value(
             kind_name(kind)
         ));
     }
-    let ok = match (kind, &value) {
-        (AttributeType::Boolean, Value::Bool(_)) => true,
-        (AttributeType::Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
-        (AttributeType::Decimal, Value::Number(_)) => true,
-        (AttributeType::DateTime, Value::String(s)) => parse_time(s).is_some(),
-        (
-            AttributeType::String | AttributeType::Reference | AttributeType::Binary,
-            Value::String(_),
-        ) => true,
-        (AttributeType::String | AttributeType::Reference, Value::Number(n)) => {
-            return Ok(Value::String(n.to_string()));
-        }
-        _ => false,
-    };
-    if ok {
-        Ok(value)
-    } else {
-        Err(format!(
+    // Entra's unquoted values: a number compared with a string attribute is its decimal text.
+    if let (AttributeType::String | AttributeType::Reference, Value::Number(n)) = (kind, &value) {
+        return Ok(Value::String(n.to_string()));
+    }
+    // Judged as a stored value is (`"true"` is a boolean, binary must be base64).
+    match value::of_type(leaf, value.clone()) {
+        Some(v) => Ok(v),
+        None => Err(format!(
             "'{path}' is {} and cannot be compared with {value}",
             kind_name(kind)
-        ))
+        )),
     }
 }
 

@@ -10,5 +10,6 @@ pub mod patch;
 pub mod path;
 pub mod resource;
 pub mod schema;
+pub mod value;
 
 pub use error::{ScimError, ScimType};

@@ -719,7 +719,6 @@ fn take_object(object: &mut Map<String, Value>, key: &str) -> Map<String, Value>
 /// 7. `remove` on a multi-valued attribute with a value array and no filter removes the
 ///    values listed (Entra: `{"op":"Remove","path":"members","value":[{"value":"id"}]}`).
 mod quirks {
-    use super::super::filter::parse_time;
     use super::*;
 
     static NULL: Value = Value::Null;
@@ -805,7 +804,7 @@ mod quirks {
         if def.kind == AttributeType::Complex {
             return complex(def, label, value).map(Value::Object);
         }
-        simple(def, label, value)
+        simple(def, None, label, value)
     }
 
     /// The values for a multi-valued attribute (quirks 2–4): each normalised, empties dropped.
@@ -826,7 +825,7 @@ mod quirks {
             } else if item.is_null() {
                 Value::Null
             } else {
-                simple(def, def.name, item)?
+                simple(def, None, def.name, item)?
             };
             if !is_unassigned(&item) {
                 out.push(item);
@@ -873,7 +872,7 @@ mod quirks {
                     let v = if v.is_null() {
                         Value::Null
                     } else {
-                        simple(sub, &format!("{label}.{}", sub.name), v)?
+                        simple(sub, Some(def.name), &format!("{label}.{}", sub.name), v)?
                     };
                     out.insert(sub.name.to_owned(), v);
                 }
@@ -891,40 +890,15 @@ mod quirks {
         Ok(out)
     }
 
-    fn simple(def: &AttributeDef, label: &str, value: &Value) -> Result<Value, ScimError> {
-        let ok = match (def.kind, value) {
-            (AttributeType::Boolean, Value::Bool(_)) => true,
-            (AttributeType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("true") => {
-                return Ok(Value::Bool(true));
-            }
-            (AttributeType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => {
-                return Ok(Value::Bool(false));
-            }
-            (
-                AttributeType::String | AttributeType::Reference | AttributeType::Binary,
-                Value::String(_),
-            ) => true,
-            (AttributeType::DateTime, Value::String(s)) => parse_time(s).is_some(),
-            (AttributeType::Integer, Value::Number(n)) => n.is_i64() || n.is_u64(),
-            (AttributeType::Decimal, Value::Number(_)) => true,
-            _ => false,
-        };
-        if ok {
-            return Ok(value.clone());
-        }
-        let expected = match def.kind {
-            AttributeType::String => "a string",
-            AttributeType::Boolean => "a boolean",
-            AttributeType::Decimal => "a number",
-            AttributeType::Integer => "an integer",
-            AttributeType::DateTime => "an RFC 3339 dateTime string",
-            AttributeType::Binary => "a base64 string",
-            AttributeType::Reference => "a URI string",
-            AttributeType::Complex => "an object",
-        };
-        Err(ScimError::invalid_value(format!(
-            "'{label}' must be {expected}, not {value}"
-        )))
+    /// A simple value (of a sub-attribute of `parent`, when given), judged as every verb judges
+    /// it: [`crate::scim::value::check`].
+    fn simple(
+        def: &AttributeDef,
+        parent: Option<&str>,
+        label: &str,
+        value: &Value,
+    ) -> Result<Value, ScimError> {
+        crate::scim::value::check(def, parent, value.clone(), label)
     }
 
     /// Whether an `add`/`replace` whose value filter matched nothing creates a value (quirk 6).
@@ -1670,7 +1644,7 @@ mod tests {
         .unwrap();
         let e = apply(&USER_RESOURCE, &original, &req).unwrap_err();
         assert_eq!(e.scim_type(), Some(ScimType::InvalidValue));
-        assert_eq!(e.detail(), "'active' must be a boolean, not \"yes\"");
+        assert_eq!(e.detail(), "attribute 'active' must be a boolean");
         assert_eq!(original, object(user()));
     }
 
@@ -1831,21 +1805,21 @@ mod tests {
                 &u,
                 json!([{"op": "replace", "path": "active", "value": "yes"}]),
                 ScimType::InvalidValue,
-                "'active' must be a boolean, not \"yes\"",
+                "attribute 'active' must be a boolean",
             ),
             (
                 &USER_RESOURCE,
                 &u,
                 json!([{"op": "replace", "path": "userName", "value": 5}]),
                 ScimType::InvalidValue,
-                "'userName' must be a string, not 5",
+                "attribute 'userName' must be a string",
             ),
             (
                 &USER_RESOURCE,
                 &u,
                 json!([{"op": "add", "path": "emails", "value": [{"value": 5}]}]),
                 ScimType::InvalidValue,
-                "'emails.value' must be a string, not 5",
+                "attribute 'emails.value' must be a string",
             ),
             (
                 &USER_RESOURCE,

@@ -19,7 +19,6 @@
 //! (RFC 7643 §2.1), and the boolean quirk is normalised in [`entra_boolean`]. Values of a known
 //! attribute with the wrong type are refused with `invalidValue`.
 
-use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
@@ -29,6 +28,7 @@ use super::schema::{
     AttributeDef, AttributeType, COMMON_ATTRIBUTES, Mutability, RESOURCE_TYPES, ResourceTypeDef,
     Returned, SchemaDef,
 };
+use super::value;
 
 /// A request body validated against a resource type (RFC 7644 §3.3, §3.5.1).
 #[derive(Debug, Clone, PartialEq)]
@@ -369,13 +369,7 @@ impl Projection {
 /// `"False"` (Microsoft's SCIM compatibility notes); read them as booleans, ignoring case. Every
 /// other string is not a boolean.
 pub fn entra_boolean(s: &str) -> Option<bool> {
-    if s.eq_ignore_ascii_case("true") {
-        Some(true)
-    } else if s.eq_ignore_ascii_case("false") {
-        Some(false)
-    } else {
-        None
-    }
+    value::boolean(s)
 }
 
 /// Attributes read from a body, per schema, keyed by canonical name; not yet checked for
@@ -484,7 +478,10 @@ impl Gathered {
         if is_core && def.mutability == Mutability::WriteOnly && def.name == "password" {
             self.password = match value {
                 Value::Null => None,
-                Value::String(s) => Some(s),
+                Value::String(s) => {
+                    value::check_text(None, def.name, &s, &path)?;
+                    Some(s)
+                }
                 _ => return Err(type_error(&path, def.kind)),
             };
             return Ok(());
@@ -612,11 +609,22 @@ pub fn check_value(
     value: Value,
     path: &str,
 ) -> Result<Option<Value>, ScimError> {
+    check_value_of(def, None, value, path)
+}
+
+/// [`check_value`] for an attribute that is a sub-attribute of `parent` (when given), whose
+/// name decides the length limit (see [`value::max_bytes`]).
+fn check_value_of(
+    def: &AttributeDef,
+    parent: Option<&str>,
+    value: Value,
+    path: &str,
+) -> Result<Option<Value>, ScimError> {
     if value.is_null() {
         return Ok(None);
     }
     if !def.multi_valued {
-        return check_single(def, value, path);
+        return check_single(def, parent, value, path);
     }
     let (items, wrapped) = match value {
         Value::Array(items) => (items, false),
@@ -630,7 +638,7 @@ pub fn check_value(
         } else {
             format!("{path}[{i}]")
         };
-        if let Some(v) = check_single(def, item, &item_path)? {
+        if let Some(v) = check_single(def, parent, item, &item_path)? {
             if v.get("primary") == Some(&Value::Bool(true)) {
                 primaries += 1;
             }
@@ -645,25 +653,19 @@ pub fn check_value(
     Ok((!out.is_empty()).then_some(Value::Array(out)))
 }
 
-/// Check one (non-array) value of `def`.
-fn check_single(def: &AttributeDef, value: Value, path: &str) -> Result<Option<Value>, ScimError> {
-    let ok = match (def.kind, value) {
-        (_, Value::Null) => return Ok(None),
-        (AttributeType::Complex, Value::Object(obj)) => return check_complex(def, obj, path),
-        (AttributeType::Boolean, Value::Bool(b)) => Some(Value::Bool(b)),
-        (AttributeType::Boolean, Value::String(s)) => entra_boolean(&s).map(Value::Bool),
-        (AttributeType::String | AttributeType::Reference, v @ Value::String(_)) => Some(v),
-        (AttributeType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => {
-            Some(Value::Number(n))
-        }
-        (AttributeType::Decimal, Value::Number(n)) => Some(Value::Number(n)),
-        (AttributeType::DateTime, Value::String(s)) => DateTime::parse_from_rfc3339(&s)
-            .is_ok()
-            .then_some(Value::String(s)),
-        (AttributeType::Binary, Value::String(s)) => is_base64(&s).then_some(Value::String(s)),
-        _ => None,
-    };
-    ok.map(Some).ok_or_else(|| type_error(path, def.kind))
+/// Check one (non-array) value of `def`: complex values here, simple ones by [`value::check`].
+fn check_single(
+    def: &AttributeDef,
+    parent: Option<&str>,
+    value: Value,
+    path: &str,
+) -> Result<Option<Value>, ScimError> {
+    match (def.kind, value) {
+        (_, Value::Null) => Ok(None),
+        (AttributeType::Complex, Value::Object(obj)) => check_complex(def, obj, path),
+        (AttributeType::Complex, _) => Err(type_error(path, def.kind)),
+        (_, v) => value::check(def, parent, v, path).map(Some),
+    }
 }
 
 fn check_complex(
@@ -678,7 +680,7 @@ fn check_complex(
             continue;
         };
         let sub_path = format!("{path}.{}", sub.name);
-        if let Some(v) = check_value(sub, v, &sub_path)?
+        if let Some(v) = check_value_of(sub, Some(def.name), v, &sub_path)?
             && subs.insert(sub.name.to_owned(), v).is_some()
         {
             return Err(ScimError::invalid_value(format!(
@@ -696,23 +698,8 @@ fn check_complex(
     Ok((!out.is_empty()).then_some(Value::Object(out)))
 }
 
-fn is_base64(s: &str) -> bool {
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-    STANDARD.decode(s).is_ok() || STANDARD_NO_PAD.decode(s).is_ok()
-}
-
 fn type_error(path: &str, kind: AttributeType) -> ScimError {
-    let expected = match kind {
-        AttributeType::String => "a string",
-        AttributeType::Boolean => "a boolean",
-        AttributeType::Decimal => "a number",
-        AttributeType::Integer => "an integer",
-        AttributeType::DateTime => "an RFC 3339 dateTime",
-        AttributeType::Binary => "a base64 string",
-        AttributeType::Reference => "a URI string",
-        AttributeType::Complex => "an object",
-    };
-    ScimError::invalid_value(format!("attribute '{path}' must be {expected}"))
+    value::type_error(path, kind)
 }
 
 /// Keep existing values of immutable attributes the body omits; refuse changed ones

@@ -32,6 +32,7 @@ use diesel::sqlite::Sqlite;
 use serde_json::Value;
 
 use super::MultiBackend;
+use crate::ids::OrgId;
 use crate::scim::ScimError;
 use crate::scim::filter::{CompareOp, Filter};
 use crate::scim::path::{AttrPath, Resolved};
@@ -52,6 +53,23 @@ pub enum Part {
     Timestamp(NaiveDateTime),
     /// Pieces that differ per backend (JSON functions, pattern matching).
     Dialect { pg: Vec<Part>, sqlite: Vec<Part> },
+    /// The org the query is scoped to, bound by [`SqlBool::for_org`] (child-table subqueries
+    /// name it as well as the outer query). A filter not yet scoped fails to render.
+    Org,
+}
+
+impl Part {
+    /// The part with [`Part::Org`] bound to `org`.
+    fn for_org(&self, org: &OrgId) -> Part {
+        match self {
+            Part::Org => Part::Text(org.as_str().to_owned()),
+            Part::Dialect { pg, sqlite } => Part::Dialect {
+                pg: pg.iter().map(|p| p.for_org(org)).collect(),
+                sqlite: sqlite.iter().map(|p| p.for_org(org)).collect(),
+            },
+            other => other.clone(),
+        }
+    }
 }
 
 /// The SQL dialect a query is being written for, as seen while walking it.
@@ -84,6 +102,12 @@ impl SqlDialect for MultiBackend {
 pub struct SqlBool(pub Vec<Part>);
 
 impl SqlBool {
+    /// The condition scoped to `org`: every statement is, the subqueries of child tables
+    /// included, even though their ids are server-made.
+    pub fn for_org(&self, org: &OrgId) -> SqlBool {
+        SqlBool(self.0.iter().map(|p| p.for_org(org)).collect())
+    }
+
     fn push(&mut self, s: &'static str) {
         self.0.push(Part::Sql(s));
     }
@@ -121,6 +145,11 @@ where
             Part::Text(v) => out.push_bind_param::<Text, String>(v)?,
             Part::Timestamp(v) => out.push_bind_param::<Timestamp, NaiveDateTime>(v)?,
             Part::Dialect { pg: p, sqlite: s } => walk_parts(if pg { p } else { s }, pg, out)?,
+            Part::Org => {
+                return Err(diesel::result::Error::QueryBuilderError(
+                    "a filter was run without being scoped to an org (SqlBool::for_org)".into(),
+                ));
+            }
         }
     }
     Ok(())
@@ -318,9 +347,17 @@ impl Child {
         }
     }
 
-    /// `<resource id> IN (SELECT <key> FROM <table> <alias> WHERE `: uncorrelated, so that the
-    /// child table's own index (e.g. on `value_ci`) drives the query.
-    fn open(self) -> &'static str {
+    /// Writes `<resource id> IN (SELECT <key> FROM <table> c WHERE c.org_id = <org> AND (`,
+    /// closed by `))`: uncorrelated, so that the child table's own index (e.g. on `value_ci`)
+    /// drives the query, and scoped by org as every statement is.
+    fn open(self, out: &mut SqlBool) {
+        out.push(self.opening());
+        out.push("c.org_id = ");
+        out.0.push(Part::Org);
+        out.push(" AND (");
+    }
+
+    fn opening(self) -> &'static str {
         match self {
             Child::Emails => "users.id IN (SELECT c.user_id FROM user_emails c WHERE ",
             Child::PhoneNumbers => "users.id IN (SELECT c.user_id FROM user_phone_numbers c WHERE ",
@@ -514,9 +551,9 @@ fn write_value_path(
     refuse_never_returned(r, path)?;
     match Child::of(res, r.attr.name) {
         Some(child) if child_table_fits(child, filter) => {
-            out.push(child.open());
+            child.open(out);
             write_element_filter(out, &Elem::Child(child), filter)?;
-            out.push(")");
+            out.push("))");
             Ok(())
         }
         Some(child) if child.is_complete() => Err(not_translatable(
@@ -637,14 +674,14 @@ fn write_present(
             // `emails pr` also counts values without `value`: only the JSON knows them.
             let whole = r.sub.is_none() && !child.is_complete();
             if !whole && child_table_fits(child, &as_filter) {
-                out.push(child.open());
+                child.open(out);
                 write_element_filter(out, &Elem::Child(child), &as_filter)?;
-                out.push(")");
+                out.push("))");
                 return Ok(());
             }
             if child.is_complete() {
-                out.push(child.open());
-                out.push("1 = 1)");
+                child.open(out);
+                out.push("1 = 1))");
                 return Ok(());
             }
         }
@@ -684,9 +721,9 @@ fn write_compare_attr(
                 value: value.clone(),
             };
             if child_table_fits(child, &as_filter) {
-                out.push(child.open());
+                child.open(out);
                 write_element_filter(out, &Elem::Child(child), &as_filter)?;
-                out.push(")");
+                out.push("))");
                 return Ok(());
             }
             if child.is_complete() {
@@ -1277,7 +1314,8 @@ pub fn text_search(text: &str) -> SqlBool {
     out.push(" ESCAPE '\\' OR lower(users.display_name) LIKE ");
     out.bind(pattern.clone());
     out.push(
-        " ESCAPE '\\' OR EXISTS (SELECT 1 FROM user_emails e WHERE e.user_id = users.id AND e.value_ci LIKE ",
+        " ESCAPE '\\' OR EXISTS (SELECT 1 FROM user_emails e WHERE e.org_id = users.org_id \
+         AND e.user_id = users.id AND e.value_ci LIKE ",
     );
     out.bind(pattern);
     out.push(" ESCAPE '\\')");
@@ -1295,7 +1333,8 @@ mod tests {
     fn expr(filter: &str) -> SqlBool {
         let f: Filter = filter.parse().unwrap();
         let f = f.validate(&USER_RESOURCE).unwrap();
-        translate(&USER_RESOURCE, &f).unwrap()
+        let org = crate::ids::OrgId::parse("default").unwrap();
+        translate(&USER_RESOURCE, &f).unwrap().for_org(&org)
     }
 
     fn pg(filter: &str) -> String {

@@ -2,9 +2,12 @@
 //! `members`) as JSON, and membership as one `group_members` row per (group, member), so that
 //! adding or removing a member touches that member's row and never the whole list.
 //!
-//! Every query is scoped by org. A member is a user or a group of the same org; the table has no
-//! foreign key to the member (it may name either table), so the callers in `provisioning/`
-//! remove a deleted resource's rows in the same transaction.
+//! Every query is scoped by org. A member is a user or a group of the same org. A membership row
+//! names it twice: by `member_id` (the key every membership query and `members.value` filter
+//! uses) and by the foreign key of its kind (`member_user_id` or `member_group_id`, the other
+//! one NULL, a CHECK ties them), whose `ON DELETE CASCADE` means no row outlives its member.
+//! The callers in `provisioning/` still remove a deleted resource's rows themselves, to version
+//! and audit the groups it leaves, after [`lock_member`].
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -296,8 +299,8 @@ pub fn list(
         let q = groups::table
             .filter(groups::org_id.eq(org.as_str()))
             .into_boxed();
-        match filter.clone() {
-            Some(f) => q.filter(f),
+        match &filter {
+            Some(f) => q.filter(f.for_org(org)),
             None => q,
         }
     };
@@ -360,26 +363,46 @@ pub fn existing_members(
     Ok(found)
 }
 
+/// The foreign-key columns of a membership row naming `id`: the one of its kind is set.
+fn member_keys(id: &str, kind: MemberType) -> (Option<&str>, Option<&str>) {
+    match kind {
+        MemberType::User => (Some(id), None),
+        MemberType::Group => (None, Some(id)),
+    }
+}
+
 /// Adds membership rows; the members must not be members yet (see [`existing_members`]).
+///
+/// `Ok(Some(id))` when member `id` no longer exists: it was deleted after the caller looked it
+/// up, and its foreign key refused the row. The statement failed (on PostgreSQL, with the
+/// transaction), so the caller must end the transaction.
 pub fn insert_members(
     conn: &mut DbConnection,
     org: &OrgId,
     group: &GroupId,
     members: &[(String, MemberType)],
-) -> QueryResult<()> {
+) -> QueryResult<Option<String>> {
     // One statement per row: diesel's MultiConnection cannot batch inserts, and a request adds
     // few members. Seeding large groups goes through `insert_members_batched`.
     for (id, kind) in members {
-        diesel::insert_into(group_members::table)
+        let (user, group_key) = member_keys(id, *kind);
+        let inserted = diesel::insert_into(group_members::table)
             .values((
                 group_members::group_id.eq(group.as_str()),
                 group_members::org_id.eq(org.as_str()),
                 group_members::member_id.eq(id),
                 group_members::member_type.eq(kind.as_str()),
+                group_members::member_user_id.eq(user),
+                group_members::member_group_id.eq(group_key),
             ))
-            .execute(conn)?;
+            .execute(conn);
+        match inserted {
+            Ok(_) => {}
+            Err(e) if super::foreign_key_violation(&e) => return Ok(Some(id.clone())),
+            Err(e) => return Err(e),
+        }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// [`insert_members`] with multi-row `INSERT`s of up to 500 rows on the backend's own
@@ -394,11 +417,14 @@ pub fn insert_members_batched(
         let rows: Vec<_> = chunk
             .iter()
             .map(|(id, kind)| {
+                let (user, group_key) = member_keys(id, *kind);
                 (
                     group_members::group_id.eq(group.as_str()),
                     group_members::org_id.eq(org.as_str()),
                     group_members::member_id.eq(id.as_str()),
                     group_members::member_type.eq(kind.as_str()),
+                    group_members::member_user_id.eq(user),
+                    group_members::member_group_id.eq(group_key),
                 )
             })
             .collect();
@@ -470,6 +496,7 @@ pub fn members(
         let user_members: Vec<(String, String, Option<String>, String)> = group_members::table
             .inner_join(users::table.on(users::id.eq(group_members::member_id)))
             .filter(group_members::org_id.eq(org.as_str()))
+            .filter(users::org_id.eq(org.as_str()))
             .filter(group_members::group_id.eq_any(chunk))
             .filter(group_members::member_type.eq(MemberType::User.as_str()))
             .select((
@@ -492,6 +519,7 @@ pub fn members(
         let group_members_rows: Vec<(String, String, String)> = group_members::table
             .inner_join(groups::table.on(groups::id.eq(group_members::member_id)))
             .filter(group_members::org_id.eq(org.as_str()))
+            .filter(groups::org_id.eq(org.as_str()))
             .filter(group_members::group_id.eq_any(chunk))
             .filter(group_members::member_type.eq(MemberType::Group.as_str()))
             .select((
@@ -513,6 +541,29 @@ pub fn members(
     }
     out.sort_by(|a, b| (&a.group_id, &a.member_id).cmp(&(&b.group_id, &b.member_id)));
     Ok(out)
+}
+
+/// Locks the user or group `member_id` of `org` against new memberships until the transaction
+/// ends: a delete takes it before [`remove_member_everywhere`], so an add of the member either
+/// committed before (and its row is found and removed, audited) or waits and then fails on the
+/// foreign key ([`insert_members`]). On PostgreSQL `FOR UPDATE` conflicts with the `KEY SHARE`
+/// lock a foreign-key check takes; SQLite has one writer at a time and needs no lock.
+pub fn lock_member(conn: &mut DbConnection, org: &OrgId, member_id: &str) -> QueryResult<()> {
+    if let DbConnection::Pg(c) = conn {
+        users::table
+            .filter(users::org_id.eq(org.as_str()))
+            .filter(users::id.eq(member_id))
+            .select(users::id)
+            .for_update()
+            .load::<String>(c)?;
+        groups::table
+            .filter(groups::org_id.eq(org.as_str()))
+            .filter(groups::id.eq(member_id))
+            .select(groups::id)
+            .for_update()
+            .load::<String>(c)?;
+    }
+    Ok(())
 }
 
 /// Removes `member_id` (a user or group being deleted) from every group of `org`; returns the
@@ -601,7 +652,7 @@ pub fn memberships(
              ) \
              SELECT r.user_id AS user_id, r.group_id AS group_id, g.display_name AS display_name, \
                     MIN(r.depth) AS depth \
-               FROM reach r JOIN groups g ON g.id = r.group_id \
+               FROM reach r JOIN groups g ON g.id = r.group_id AND g.org_id = $1 \
               GROUP BY r.user_id, r.group_id, g.display_name \
               ORDER BY r.user_id, MIN(r.depth), g.display_name",
             ids = ids.join(", "),

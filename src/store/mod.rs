@@ -120,6 +120,15 @@ pub fn unique_violation(err: &DieselError) -> Option<String> {
     }
 }
 
+/// Whether `err` is a foreign-key violation: on a membership insert, the member was deleted
+/// after it was looked up (see `groups::insert_members`).
+pub fn foreign_key_violation(err: &DieselError) -> bool {
+    matches!(
+        err,
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _)
+    )
+}
+
 /// Opens connections for the pool, choosing the backend by URL scheme so that a connection
 /// error reports the real cause (diesel's derived `establish` hides it).
 #[derive(Debug, Clone)]

@@ -116,6 +116,8 @@ diesel::table! {
         org_id -> Text,
         member_id -> Text,
         member_type -> Text,
+        member_user_id -> Nullable<Text>,
+        member_group_id -> Nullable<Text>,
     }
 }
 

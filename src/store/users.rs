@@ -281,9 +281,13 @@ pub fn update(
         .execute(conn)?;
     }
     if let Some(hash) = change.password_hash {
-        diesel::update(users::table.filter(users::id.eq(id.as_str())))
-            .set(users::password_hash.eq(hash))
-            .execute(conn)?;
+        diesel::update(
+            users::table
+                .filter(users::org_id.eq(org.as_str()))
+                .filter(users::id.eq(id.as_str())),
+        )
+        .set(users::password_hash.eq(hash))
+        .execute(conn)?;
     }
     let before = current.attributes();
     let children = ["emails", "phoneNumbers"];
@@ -291,10 +295,16 @@ pub fn update(
         .iter()
         .any(|k| before.get(*k) != data.resource.get(*k))
     {
-        diesel::delete(user_emails::table.filter(user_emails::user_id.eq(id.as_str())))
-            .execute(conn)?;
         diesel::delete(
-            user_phone_numbers::table.filter(user_phone_numbers::user_id.eq(id.as_str())),
+            user_emails::table
+                .filter(user_emails::org_id.eq(org.as_str()))
+                .filter(user_emails::user_id.eq(id.as_str())),
+        )
+        .execute(conn)?;
+        diesel::delete(
+            user_phone_numbers::table
+                .filter(user_phone_numbers::org_id.eq(org.as_str()))
+                .filter(user_phone_numbers::user_id.eq(id.as_str())),
         )
         .execute(conn)?;
         write_children(conn, &org, &id, &data.resource)?;
@@ -442,7 +452,7 @@ fn scoped<'a>(org: &'a OrgId, filter: Option<&SqlBool>) -> users::BoxedQuery<'a,
         .filter(users::org_id.eq(org.as_str()))
         .into_boxed();
     match filter {
-        Some(f) => q.filter(f.clone()),
+        Some(f) => q.filter(f.for_org(org)),
         None => q,
     }
 }
@@ -488,7 +498,7 @@ pub fn list(conn: &mut DbConnection, org: &OrgId, query: &ListQuery) -> QueryRes
             .offset(query.offset)
             .limit(query.limit)
             .load(conn)?;
-        rows_in_order(conn, &ids)?
+        rows_in_order(conn, org, &ids)?
     } else {
         Vec::new()
     };
@@ -512,14 +522,19 @@ pub fn page_after(
         ids = ids.filter(users::id.gt(after.to_owned()));
     }
     let ids: Vec<String> = ids.load(conn)?;
-    rows_in_order(conn, &ids)
+    rows_in_order(conn, org, &ids)
 }
 
 /// The rows of `ids`, in that order: the second half of a deferred join (diesel's
 /// MultiConnection cannot nest a boxed subquery, so the ids come from a statement of their own,
 /// read from an index alone).
-fn rows_in_order(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<UserRow>> {
+fn rows_in_order(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    ids: &[String],
+) -> QueryResult<Vec<UserRow>> {
     let mut rows: Vec<UserRow> = users::table
+        .filter(users::org_id.eq(org.as_str()))
         .filter(users::id.eq_any(ids))
         .select(UserRow::as_select())
         .load(conn)?;

@@ -20,6 +20,7 @@ mod errors;
 mod explain;
 mod filter;
 mod groups;
+mod integrity;
 mod lifecycle;
 mod patching;
 mod replay;
