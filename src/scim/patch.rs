@@ -22,9 +22,15 @@ pub const MAX_OPERATIONS: usize = 1_000;
 
 /// The most values a multi-valued attribute may hold (`emails`, `phoneNumbers`, `roles`, …), and
 /// the most one operation may list for it; more → 400 `invalidValue` naming the attribute.
-/// Group `members` live in their own table and are bounded per request instead (see
-/// `provisioning::groups`).
+/// Group `members` live in their own table and are bounded per request instead
+/// ([`MAX_MEMBERS_PER_REQUEST`]).
 pub const MAX_VALUES: usize = 100;
+
+/// The most Group member values one request may name (a POST, a PUT, or all the operations of
+/// a PATCH together); more → 400 `invalidValue`. A group may have any number of members: they
+/// are added a request at a time, so that one request's work in the write transaction stays
+/// small.
+pub const MAX_MEMBERS_PER_REQUEST: usize = 1_000;
 
 /// The `op` of a PATCH operation (RFC 7644 §3.5.2). Parsed ignoring case: Entra sends
 /// `Add`, `Replace`, `Remove`.

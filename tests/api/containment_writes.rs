@@ -143,6 +143,59 @@ both_backends_with! {
         assert_eq!(emails_of(&app, &id).await, 100);
     }
 
+    // A group may have any number of members, added at most 1000 a request.
+    async fn a_request_names_at_most_1000_members(app) {
+        let ids = |n: usize| -> Value {
+            Value::Array((0..n).map(|i| json!({"value": format!("00000000-0000-4000-8000-{i:012}")})).collect())
+        };
+        let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Big", "members": ids(1001)});
+        let body = assert_scim_error(app.request(Method::POST, "/Groups", Some(&group)).await, 400, Some("invalidValue")).await;
+        assert_eq!(
+            body["detail"],
+            "'members': a request may name at most 1000 members; this one names 1001: add or remove them in several requests"
+        );
+        let created: Value = app
+            .request(Method::POST, "/Groups", Some(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Big"})))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let path = format!("/Groups/{}", created["id"].as_str().unwrap());
+        let patch = |ops: Value| json!({"schemas": [PATCH_SCHEMA], "Operations": ops});
+        // Counted over every operation of the request, whatever its form.
+        let too_many = patch(json!([
+            {"op": "add", "path": "members", "value": ids(600)},
+            {"op": "add", "value": {"members": ids(401)}}
+        ]));
+        let body = assert_scim_error(app.request(Method::PATCH, &path, Some(&too_many)).await, 400, Some("invalidValue")).await;
+        assert!(body["detail"].as_str().unwrap().contains("names 1001"), "{body}");
+        let mut put = group.clone();
+        put["members"] = ids(1001);
+        assert_scim_error(app.request(Method::PUT, &path, Some(&put)).await, 400, Some("invalidValue")).await;
+        // 1000 pass the cap (and are then checked one by one: these ids name no one).
+        let at_cap = patch(json!([{"op": "add", "path": "members", "value": ids(1000)}]));
+        let body = assert_scim_error(app.request(Method::PATCH, &path, Some(&at_cap)).await, 400, Some("invalidValue")).await;
+        assert!(body["detail"].as_str().unwrap().starts_with("no User or Group with id"), "{body}");
+    }
+
+    // The caps are advertised where SCIM has room for them: the attributes' descriptions.
+    async fn the_schemas_advertise_the_caps(app) {
+        let schema: Value = app.request(Method::GET, &format!("/Schemas/{USER_SCHEMA}"), None).await.json().await.unwrap();
+        let described = |schema: &Value, name: &str| -> String {
+            schema["attributes"].as_array().unwrap().iter().find(|a| a["name"] == name).unwrap()["description"]
+                .as_str().unwrap().to_owned()
+        };
+        assert!(described(&schema, "emails").ends_with("At most 100 values."), "{}", described(&schema, "emails"));
+        assert!(described(&schema, "phoneNumbers").ends_with("At most 100 values."));
+        let schema: Value = app
+            .request(Method::GET, "/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert!(described(&schema, "members").ends_with("a request names at most 1000 member values."));
+    }
+
     async fn a_patch_of_too_many_operations_is_refused(app) {
         let id = app.create_user("ops@example.com").await["id"].as_str().unwrap().to_owned();
         let ops: Vec<Value> = (0..1001)
