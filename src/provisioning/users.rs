@@ -19,8 +19,8 @@ use crate::store::filter::SqlBool;
 use crate::store::users::{self, Deactivation, Page, UserData, UserRow};
 use crate::store::{Store, audit, unique_violation, write_tx};
 
-/// How often a write retries after losing a race with a concurrent write of the same user
-/// (PostgreSQL; SQLite serialises writers).
+/// How often a write reads, recomputes and tries again after losing a race with a concurrent
+/// write of the same user (its version moved between the read and the conditional write).
 const MAX_WRITE_ATTEMPTS: usize = 20;
 
 /// An `If-Match` precondition (RFC 7644 §3.14).
