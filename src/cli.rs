@@ -1,5 +1,10 @@
 //! The `roster` command line (DESIGN.md §8): `serve` (the default), `migrate`, `org create`,
 //! `token create`, `token revoke`.
+//!
+//! Commands other than `serve` open the database beside a server that may be running: on
+//! SQLite they meet its write lock, and wait for it (up to `ROSTER_CLI_LOCK_WAIT`) rather than
+//! fail with "database is locked": a revocation must not lose to the writes of the token it
+//! revokes.
 
 use std::time::Duration;
 
@@ -83,13 +88,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&settings),
         Command::Migrate => {
-            startup::open_store(&settings)?;
+            open_store(&settings)?;
             eprintln!("database is up to date");
             Ok(())
         }
         Command::Org(OrgCommand::Create { slug, name }) => {
             let org = OrgId::parse(&slug).map_err(anyhow::Error::msg)?;
-            let store = startup::open_store(&settings)?;
+            let store = open_store(&settings)?;
             let mut conn = store.conn()?;
             match orgs::create(
                 &mut conn,
@@ -114,7 +119,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             ttl,
         }) => {
             let org = OrgId::parse(&org).map_err(anyhow::Error::msg)?;
-            let store = startup::open_store(&settings)?;
+            let store = open_store(&settings)?;
             let mut conn = store.conn()?;
             if !orgs::exists(&mut conn, &org)? {
                 anyhow::bail!(
@@ -147,9 +152,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(TokenCommand::Revoke { jti }) => {
-            let store = startup::open_store(&settings)?;
-            let mut conn = store.conn()?;
-            if tokens::revoke(&mut conn, &jti, clock::now())? {
+            if revoke_token(&settings, &jti)? {
                 eprintln!("revoked token {jti}");
             } else {
                 eprintln!("token {jti} was already revoked");
@@ -157,6 +160,25 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `roster token revoke <jti>`: `true` when the token is now revoked, `false` when it already
+/// was. Waits for a running server's write lock (see the module documentation).
+pub fn revoke_token(settings: &Settings, jti: &str) -> anyhow::Result<bool> {
+    let store = open_store(settings)?;
+    let mut conn = store.conn()?;
+    tokens::revoke(&mut conn, jti, clock::now()).with_context(|| {
+        format!(
+            "revoking token {jti} (if the database stayed locked, a server held its write lock \
+             longer than ROSTER_CLI_LOCK_WAIT={}; retry)",
+            humantime::format_duration(settings.cli_lock_wait)
+        )
+    })
+}
+
+/// The store of a CLI command: one connection, waiting for a server's write lock.
+pub fn open_store(settings: &Settings) -> anyhow::Result<crate::store::Store> {
+    startup::open_store_with(settings, &settings.cli_store_options())
 }
 
 fn serve(settings: &Settings) -> anyhow::Result<()> {

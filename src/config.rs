@@ -122,6 +122,33 @@ pub struct Settings {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "ROSTER_WORKERS", global = true)]
     pub workers: Option<usize>,
+
+    /// Writes admitted at once, queued or running; more are answered 503 with `Retry-After`.
+    #[arg(
+        long,
+        env = "ROSTER_WRITE_QUEUE",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub write_queue: usize,
+
+    /// SQLite: a write still waiting for the writer after this long is answered 503 instead of
+    /// run.
+    #[arg(long, env = "ROSTER_WRITE_DEADLINE", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    pub write_deadline: Duration,
+
+    /// Threads that hash passwords (argon2), apart from the database's threads.
+    #[arg(long, env = "ROSTER_HASH_THREADS", default_value_t = 1, global = true)]
+    pub hash_threads: usize,
+
+    /// Passwords waiting to be hashed; more are answered 503 with `Retry-After`.
+    #[arg(long, env = "ROSTER_HASH_QUEUE", default_value_t = 64, global = true)]
+    pub hash_queue: usize,
+
+    /// SQLite: how long a CLI command (`token revoke`, `org create`, …) waits for a running
+    /// server's write lock before it gives up.
+    #[arg(long, env = "ROSTER_CLI_LOCK_WAIT", default_value = "2m", value_parser = humantime::parse_duration, global = true)]
+    pub cli_lock_wait: Duration,
 }
 
 fn parse_secret(s: &str) -> Result<Secret, String> {
@@ -160,6 +187,26 @@ impl Settings {
                 "no token key configured: with PostgreSQL set ROSTER_JWT_SECRET (the same on every node) \
                  or ROSTER_JWT_PUBLIC_KEYS"
             ),
+        }
+    }
+
+    /// How the server's store is sized.
+    pub fn store_options(&self) -> store::StoreOptions {
+        store::StoreOptions {
+            write_queue: self.write_queue,
+            write_deadline: self.write_deadline,
+            compute_threads: self.hash_threads,
+            compute_queue: self.hash_queue,
+            ..store::StoreOptions::new(self.db_pool_size, self.db_timeout)
+        }
+    }
+
+    /// How a CLI command's store is sized: one connection that waits [`Settings::cli_lock_wait`]
+    /// for a server's write lock, where the server's own connections give up sooner.
+    pub fn cli_store_options(&self) -> store::StoreOptions {
+        store::StoreOptions {
+            busy_timeout: self.cli_lock_wait,
+            ..store::StoreOptions::new(1, self.db_timeout)
         }
     }
 

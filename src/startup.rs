@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::http::{self, AppState};
 use crate::scim::cursor::CursorKey;
 use crate::scim::discovery::{BulkLimits, Capabilities};
-use crate::store::Store;
+use crate::store::{Store, StoreOptions};
 
 /// Page size when a listing names no `count`.
 const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -116,12 +116,13 @@ impl Application {
 
 /// Opens the pool and applies pending migrations.
 pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    let store = Store::open(
-        &settings.database_url,
-        settings.db_pool_size,
-        settings.db_timeout,
-    )
-    .with_context(|| format!("opening the {:?} database", settings.backend()))?;
+    open_store_with(settings, &settings.store_options())
+}
+
+/// [`open_store`] sized by `options` (the CLI's, say).
+pub fn open_store_with(settings: &Settings, options: &StoreOptions) -> anyhow::Result<Store> {
+    let store = Store::open_with(&settings.database_url, options)
+        .with_context(|| format!("opening the {:?} database", settings.backend()))?;
     let applied = store.migrate().context("migrating the database")?;
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");

@@ -12,6 +12,11 @@ use crate::scim::ScimError;
 /// `application/scim+json`, the media type of every SCIM response (RFC 7644 §8.1).
 pub const SCIM_JSON: &str = "application/scim+json";
 
+/// `Retry-After` (RFC 9110 §10.2.3) on every 503: each is a passing condition (a full queue,
+/// no connection in time, the write lock held elsewhere), so the client should come back
+/// soon rather than give up; one second spreads the retries of a burst.
+pub const RETRY_AFTER_SECONDS: &str = "1";
+
 impl ResponseError for ScimError {
     fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -25,6 +30,12 @@ impl ResponseError for ScimError {
             response.insert_header((
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"roster\""),
+            ));
+        }
+        if self.status() == 503 {
+            response.insert_header((
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
             ));
         }
         response.body(self.body().to_string())

@@ -33,7 +33,7 @@ use crate::clock;
 use crate::ids::{OrgId, UserId};
 use crate::scim::ScimError;
 use crate::scim::filter::{CompareOp, Filter};
-use crate::scim::patch::{self, OpKind, PatchOperation, PatchRequest};
+use crate::scim::patch::{self, MAX_MEMBERS_PER_REQUEST, OpKind, PatchOperation, PatchRequest};
 use crate::scim::path::PatchPath;
 use crate::scim::resource;
 use crate::scim::schema::{AttributeDef, GROUP, GROUP_RESOURCE};
@@ -72,6 +72,7 @@ pub async fn create(
 ) -> Result<GroupView, ScimError> {
     let mut attributes = resource::validate_create(&GROUP_RESOURCE, body)?.resource;
     let wanted = parse_members(attributes.remove("members").as_ref())?;
+    check_member_count(wanted.len())?;
     let data = GroupData::from_resource(attributes);
     store
         .run_write(move |conn| {
@@ -192,6 +193,7 @@ pub async fn replace(
     with_members: bool,
 ) -> Result<GroupView, ScimError> {
     let id = parse_id(id)?;
+    check_member_count(body.as_object().map_or(0, member_values))?;
     update(
         store,
         actor,
@@ -221,6 +223,19 @@ pub async fn patch(
     with_members: bool,
 ) -> Result<GroupView, ScimError> {
     let id = parse_id(id)?;
+    check_member_count(
+        request
+            .operations
+            .iter()
+            .filter(|op| op.targets_members())
+            .map(|op| match (&op.path, &op.value) {
+                (Some(_), Some(Value::Array(values))) => values.len(),
+                (Some(_), _) => 1,
+                (None, Some(Value::Object(value))) => member_values(value),
+                (None, _) => 0,
+            })
+            .sum(),
+    )?;
     update(
         store,
         actor,
@@ -259,6 +274,7 @@ pub async fn add(
     id: &GroupId,
     members: Vec<String>,
 ) -> Result<GroupView, ScimError> {
+    check_member_count(members.len())?;
     let wanted: Vec<NewMember> = members
         .into_iter()
         .map(|id| NewMember { id, kind: None })
@@ -824,6 +840,32 @@ fn parse_members(value: Option<&Value>) -> Result<Vec<NewMember>, ScimError> {
         out.push(NewMember { id, kind });
     }
     Ok(out)
+}
+
+/// [`MAX_MEMBERS_PER_REQUEST`].
+fn check_member_count(count: usize) -> Result<(), ScimError> {
+    if count <= MAX_MEMBERS_PER_REQUEST {
+        return Ok(());
+    }
+    Err(ScimError::invalid_value(format!(
+        "'members': a request may name at most {MAX_MEMBERS_PER_REQUEST} members; this one \
+         names {count}: add or remove them in several requests"
+    )))
+}
+
+/// How many member values an object of attributes names under `members` (any case), directly
+/// or inside the core schema's object (a path-less PATCH value).
+fn member_values(object: &Map<String, Value>) -> usize {
+    object
+        .iter()
+        .map(|(key, value)| match value {
+            Value::Null => 0,
+            Value::Array(values) if key.eq_ignore_ascii_case("members") => values.len(),
+            _ if key.eq_ignore_ascii_case("members") => 1,
+            Value::Object(inner) if GROUP_RESOURCE.schema(key).is_some() => member_values(inner),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// Adds members, checking that each is a user or group of the org (not the group itself);

@@ -70,6 +70,12 @@ impl From<StoreError> for ScimError {
                 tracing::warn!(error = %why, "the database writer is busy");
                 ScimError::unavailable("the database is busy or unreachable; retry shortly")
             }
+            StoreError::Overloaded(why) => {
+                tracing::warn!(reason = %why, "work refused: the server is overloaded");
+                ScimError::unavailable(format!(
+                    "the server is overloaded ({why}); retry after the time Retry-After gives"
+                ))
+            }
             StoreError::Query(e) => ScimError::from(e),
             other => {
                 tracing::error!(error = %other, "storage failure");

@@ -19,8 +19,8 @@ use crate::store::filter::SqlBool;
 use crate::store::users::{self, Deactivation, Page, UserData, UserRow};
 use crate::store::{Store, audit, unique_violation, write_tx};
 
-/// How often a write retries after losing a race with a concurrent write of the same user
-/// (PostgreSQL; SQLite serialises writers).
+/// How often a write reads, recomputes and tries again after losing a race with a concurrent
+/// write of the same user (its version moved between the read and the conditional write).
 const MAX_WRITE_ATTEMPTS: usize = 20;
 
 /// An `If-Match` precondition (RFC 7644 §3.14).
@@ -56,7 +56,8 @@ pub fn etag(version: i64) -> String {
 /// `POST /Users` (RFC 7644 §3.3).
 pub async fn create(store: &Store, actor: Actor, body: Value) -> Result<UserRow, ScimError> {
     let validated = resource::validate_create(&USER_RESOURCE, body)?;
-    let password_hash = hash_password(validated.password).await?;
+    patch::check_value_counts(&USER_RESOURCE, &validated.resource, &[])?;
+    let password_hash = hash_password(store, validated.password).await?;
     let mut attributes = validated.resource;
     // A user created without `active` has access; say so in the representation (Okta checks it).
     attributes.entry("active").or_insert(Value::Bool(true));
@@ -184,7 +185,7 @@ pub async fn replace(
     let current = get(store, &actor.org, id.as_str()).await?;
     let password =
         resource::validate_replace(&USER_RESOURCE, &current.attributes(), body.clone())?.password;
-    let password_hash = hash_password(password).await?;
+    let password_hash = hash_password(store, password).await?;
     update(
         store,
         actor,
@@ -194,6 +195,7 @@ pub async fn replace(
         None,
         move |current| {
             let validated = resource::validate_replace(&USER_RESOURCE, current, body.clone())?;
+            patch::check_value_counts(&USER_RESOURCE, &validated.resource, &[])?;
             let mut next = validated.resource;
             // PUT without `active` leaves the state as it is rather than deactivating: AIW Okta apps
             // drop it from profile updates (reference/okta.md).
@@ -218,7 +220,7 @@ pub async fn patch(
 ) -> Result<UserRow, ScimError> {
     let id = parse_id(id)?;
     let password = patch_password(&request)?;
-    let password_hash = hash_password(password).await?;
+    let password_hash = hash_password(store, password).await?;
     update(
         store,
         actor,
@@ -295,6 +297,12 @@ pub async fn delete(
 
 /// Reads the user, computes its next attributes with `next`, and saves them if anything
 /// changed, retrying when a concurrent write got there first.
+///
+/// Compute first, then write: the read, `next` (the patch engine, validation) and the diff run
+/// here, outside the database's write lock (on SQLite, off the writer thread, whose batch every
+/// other org's writes wait for); the write is a short statement conditional on the version read
+/// ([`users::update`]). A write that lost the race reads again and recomputes, at most
+/// [`MAX_WRITE_ATTEMPTS`] times, on both backends.
 async fn update<F>(
     store: &Store,
     actor: Actor,
@@ -305,86 +313,109 @@ async fn update<F>(
     next: F,
 ) -> Result<UserRow, ScimError>
 where
-    F: Fn(&Map<String, Value>) -> Result<Map<String, Value>, ScimError> + Send + 'static,
+    F: Fn(&Map<String, Value>) -> Result<Map<String, Value>, ScimError>,
 {
-    store
-        .run_write(move |conn| {
-            for _ in 0..MAX_WRITE_ATTEMPTS {
-                let saved = write_tx(conn, |conn| {
-                    let current =
-                        users::find(conn, &actor.org, &id)?.ok_or_else(|| not_found(&id))?;
-                    precondition.check(&current)?;
-                    let attributes = next(&current.attributes())?;
+    for _ in 0..MAX_WRITE_ATTEMPTS {
+        let current = get(store, &actor.org, id.as_str()).await?;
+        precondition.check(&current)?;
+        let attributes = next(&current.attributes())?;
+        let Some(plan) = Plan::of(&current, attributes, password_hash.is_some()) else {
+            return Ok(current);
+        };
+        let (actor, password_hash, detail) = (actor.clone(), password_hash.clone(), detail.clone());
+        let saved = store
+            .run_write(move |conn| {
+                write_tx(conn, |conn| {
                     save(
                         conn,
                         &actor,
                         &current,
-                        attributes,
+                        &plan,
                         password_hash.as_deref(),
-                        detail.clone(),
+                        detail,
                     )
-                })?;
-                if let Some(row) = saved {
-                    return Ok(row);
-                }
-            }
-            tracing::warn!(user = %id, "gave up after repeated concurrent modifications");
-            Err(ScimError::conflict(
-                "the user is being modified concurrently; retry the request",
-            ))
+                })
+            })
+            .await?;
+        if let Some(row) = saved {
+            return Ok(row);
+        }
+    }
+    tracing::warn!(user = %id, "gave up after repeated concurrent modifications");
+    Err(ScimError::conflict(
+        "the user is being modified concurrently; retry the request",
+    ))
+}
+
+/// What a write of an existing user changes, computed before the write.
+#[derive(Debug)]
+struct Plan {
+    data: UserData,
+    /// The attributes an `user.update` event names (`active` goes to the lifecycle event).
+    changed: BTreeSet<String>,
+    transition: Option<Transition>,
+}
+
+impl Plan {
+    /// The change from `current` to `attributes`; `None` when nothing changes.
+    fn of(current: &UserRow, attributes: Map<String, Value>, new_password: bool) -> Option<Plan> {
+        let mut changed = changed_attributes(&current.attributes(), &attributes);
+        let data = UserData::from_resource(attributes);
+        let transition = Transition::between(current.active, data.active);
+        if transition.is_some() {
+            changed.remove("active");
+        }
+        if new_password {
+            changed.insert("password".to_owned());
+        }
+        if changed.is_empty() && transition.is_none() {
+            return None;
+        }
+        Some(Plan {
+            data,
+            changed,
+            transition,
         })
-        .await
+    }
 }
 
 /// The one write of an existing user. Applies the lifecycle rule to a change of `active`, bumps
-/// the version, and records one audit event per kind of change. Writes nothing when nothing
-/// changes. `Ok(None)`: a concurrent write changed the version first; the caller retries.
+/// the version, and records one audit event per kind of change, in the caller's transaction.
+/// `Ok(None)`: the user is no longer at `current`'s version (a concurrent write, or deleted);
+/// the caller reads again.
 fn save(
     conn: &mut crate::store::DbConnection,
     actor: &Actor,
     current: &UserRow,
-    attributes: Map<String, Value>,
+    plan: &Plan,
     password_hash: Option<&str>,
     detail: Option<Value>,
 ) -> Result<Option<UserRow>, ScimError> {
     let id = current.user_id();
-    let before = current.attributes();
-    let mut changed = changed_attributes(&before, &attributes);
-    let data = UserData::from_resource(attributes);
-    let transition = Transition::between(current.active, data.active);
-    if transition.is_some() {
-        changed.remove("active");
-    }
-    if password_hash.is_some() {
-        changed.insert("password".to_owned());
-    }
-    if changed.is_empty() && transition.is_none() {
-        return Ok(Some(current.clone()));
-    }
     let now = clock::now();
-    let deactivation = transition.map(|t| t.record(actor, now));
+    let deactivation = plan.transition.map(|t| t.record(actor, now));
     let change = users::Change {
-        data: &data,
+        data: &plan.data,
         password_hash,
         deactivation: deactivation.as_ref(),
     };
     let Some(updated) =
-        users::update(conn, current, &change, now).map_err(|e| write_error(e, &data))?
+        users::update(conn, current, &change, now).map_err(|e| write_error(e, &plan.data))?
     else {
         return Ok(None);
     };
-    if !changed.is_empty() {
+    if !plan.changed.is_empty() {
         record(
             conn,
             actor,
             "user.update",
             &id,
-            changed.into_iter().collect(),
+            plan.changed.iter().cloned().collect(),
             None,
             now,
         )?;
     }
-    if let Some(t) = transition {
+    if let Some(t) = plan.transition {
         record(
             conn,
             actor,
@@ -470,26 +501,28 @@ fn patch_password(request: &PatchRequest) -> Result<Option<String>, ScimError> {
     }
 }
 
-/// Hashes a password with argon2id off the async workers (it is deliberately slow).
-async fn hash_password(password: Option<String>) -> Result<Option<String>, ScimError> {
+/// Hashes a password with argon2id on the store's compute pool: it is deliberately slow (tens
+/// of milliseconds of a core), and on the threads database work runs on a flood of them would
+/// delay every org's reads. A full pool answers 503 with `Retry-After`.
+async fn hash_password(
+    store: &Store,
+    password: Option<String>,
+) -> Result<Option<String>, ScimError> {
     let Some(password) = password else {
         return Ok(None);
     };
-    actix_web::rt::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        argon2::Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| Some(h.to_string()))
-            .map_err(|e| {
-                tracing::error!(error = %e, "password hashing failed");
-                ScimError::internal()
-            })
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "password hashing task failed");
+    let hashed = store
+        .run_cpu(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            argon2::Argon2::default()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+        })
+        .await?;
+    hashed.map(Some).map_err(|e| {
+        tracing::error!(error = %e, "password hashing failed");
         ScimError::internal()
-    })?
+    })
 }
 
 fn parse_id(id: &str) -> Result<UserId, ScimError> {

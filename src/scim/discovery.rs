@@ -169,8 +169,9 @@ fn all_schemas() -> Vec<&'static SchemaDef> {
 
 fn schema_json(base_url: &str, s: &SchemaDef) -> Value {
     // Serialising plain static data cannot fail; an empty list is the harmless fallback.
-    let attributes =
+    let mut attributes =
         serde_json::to_value(s.attributes).unwrap_or_else(|_| Value::Array(Vec::new()));
+    advertise_limits(&mut attributes);
     json!({
         "schemas": [SCHEMA_SCHEMA],
         "id": s.id,
@@ -182,6 +183,41 @@ fn schema_json(base_url: &str, s: &SchemaDef) -> Value {
             "location": format!("{base_url}/Schemas/{}", s.id),
         },
     })
+}
+
+/// Appends to the `description` of each writable multi-valued attribute how many values it
+/// takes: RFC 7643 §7 has no characteristic for it, and the description is where a client
+/// reading `/Schemas` looks.
+fn advertise_limits(attributes: &mut Value) {
+    use super::patch::{MAX_MEMBERS_PER_REQUEST, MAX_VALUES};
+    let Value::Array(attributes) = attributes else {
+        return;
+    };
+    for attr in attributes.iter_mut().filter_map(Value::as_object_mut) {
+        let multi = attr.get("multiValued") == Some(&Value::Bool(true));
+        let writable = attr.get("mutability").and_then(Value::as_str) != Some("readOnly");
+        if !multi || !writable {
+            continue;
+        }
+        let limit = if attr.get("name").and_then(Value::as_str) == Some("members") {
+            format!(
+                " Any number of members; a request names at most {MAX_MEMBERS_PER_REQUEST} \
+                 member values."
+            )
+        } else {
+            format!(" At most {MAX_VALUES} values.")
+        };
+        let text = attr
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim_end()
+            .to_owned();
+        attr.insert(
+            "description".to_owned(),
+            Value::String(format!("{text}{limit}").trim().to_owned()),
+        );
+    }
 }
 
 /// The ListResponse envelope (RFC 7644 §3.4.2): `itemsPerPage` is the number of resources in this

@@ -16,6 +16,22 @@ use super::schema::{
 /// URN of the PATCH request message (RFC 7644 §3.5.2).
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
+/// The most operations one PATCH request may carry; more → 400 `invalidValue`. Okta and Entra
+/// send a handful; the bound keeps the work of one request proportional to a sane body.
+pub const MAX_OPERATIONS: usize = 1_000;
+
+/// The most values a multi-valued attribute may hold (`emails`, `phoneNumbers`, `roles`, …), and
+/// the most one operation may list for it; more → 400 `invalidValue` naming the attribute.
+/// Group `members` live in their own table and are bounded per request instead
+/// ([`MAX_MEMBERS_PER_REQUEST`]).
+pub const MAX_VALUES: usize = 100;
+
+/// The most Group member values one request may name (a POST, a PUT, or all the operations of
+/// a PATCH together); more → 400 `invalidValue`. A group may have any number of members: they
+/// are added a request at a time, so that one request's work in the write transaction stays
+/// small.
+pub const MAX_MEMBERS_PER_REQUEST: usize = 1_000;
+
 /// The `op` of a PATCH operation (RFC 7644 §3.5.2). Parsed ignoring case: Entra sends
 /// `Add`, `Replace`, `Remove`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +149,13 @@ impl PatchRequest {
         };
         if operations.is_empty() {
             return Err(ScimError::invalid_value("\"Operations\" is empty"));
+        }
+        if operations.len() > MAX_OPERATIONS {
+            return Err(ScimError::invalid_value(format!(
+                "\"Operations\" has {} operations; a PATCH request may carry at most \
+                 {MAX_OPERATIONS}: split it into several requests",
+                operations.len()
+            )));
         }
         let operations = operations
             .into_iter()
@@ -372,6 +395,11 @@ fn write_in(
         (Some(filter), sub, _) => selected(attr, filter, sub, kind, value, current)?,
     }
     .filter(|v| !is_unassigned(v));
+    if let Some(Value::Array(values)) = &after
+        && attr.multi_valued
+    {
+        check_count(attr, values.len())?;
+    }
     if attr.required && after.is_none() {
         return Err(ScimError::mutability(format!(
             "'{}' is required and cannot be removed",
@@ -411,9 +439,26 @@ fn whole(
             OpKind::Add => into_list(current),
             OpKind::Remove | OpKind::Replace => Vec::new(),
         };
+        // Each value is looked up in an index of the list, not compared with every element:
+        // the cost of an `add` grows with the values it carries, not with their square.
+        let mut known = quirks::ValueIndex::of(attr, &list);
+        let mut primaries = Primaries::default();
         for item in quirks::normalize_values(attr, value)? {
-            append(attr, &mut list, item);
+            // A value given again is the value as given, `primary` included: the list keeps
+            // its values as they were until `finish`, so they compare as given.
+            let primary = is_primary(&item);
+            let index = match known.position(&list, &item) {
+                Some(i) => i,
+                None => {
+                    list.push(item);
+                    let i = list.len() - 1;
+                    known.insert(&list, i);
+                    i
+                }
+            };
+            primaries.claim(primary, index, list.len());
         }
+        primaries.finish(&mut list);
         return Ok(Some(Value::Array(list)));
     }
     let new = quirks::normalize_value(attr, attr.name, value)?;
@@ -494,12 +539,17 @@ fn selected(
     let value = match (kind, value) {
         (OpKind::Add | OpKind::Replace, Some(value)) => value,
         _ => {
-            for &i in hits.iter().rev() {
-                match sub {
-                    None => {
-                        list.remove(i);
-                    }
-                    Some(sub) => {
+            match sub {
+                None => {
+                    let hit: std::collections::HashSet<usize> = hits.into_iter().collect();
+                    let mut i = 0;
+                    list.retain(|_| {
+                        i += 1;
+                        !hit.contains(&(i - 1))
+                    });
+                }
+                Some(sub) => {
+                    for &i in &hits {
                         if let Some(Value::Object(object)) = list.get_mut(i) {
                             set_sub(attr, object, sub, Value::Null)?;
                         }
@@ -539,7 +589,10 @@ fn selected(
         append(attr, &mut list, Value::Object(element));
         return Ok(Some(Value::Array(list)));
     }
+    let mut primaries = Primaries::default();
     for &i in &hits {
+        // Clear what an earlier hit's claim to `primary` cleared, before this element changes.
+        primaries.settle(&mut list, i);
         let Some(element) = list.get_mut(i) else {
             continue;
         };
@@ -570,8 +623,9 @@ fn selected(
         } else if let Value::Object(object) = element {
             merge(attr, object, fields.clone())?;
         }
-        claim_primary(&mut list, i);
+        primaries.claim(list.get(i).is_some_and(is_primary), i, list.len());
     }
+    primaries.finish(&mut list);
     list.retain(|e| !is_unassigned(e));
     Ok(Some(Value::Array(list)))
 }
@@ -629,7 +683,6 @@ fn append(attr: &'static AttributeDef, list: &mut Vec<Value>, item: Value) {
 
 /// If `list[keep]` is primary, make every other value non-primary (RFC 7643 §2.4).
 fn claim_primary(list: &mut [Value], keep: usize) {
-    let is_primary = |v: &Value| v.get("primary") == Some(&Value::Bool(true));
     if !list.get(keep).is_some_and(is_primary) {
         return;
     }
@@ -641,6 +694,90 @@ fn claim_primary(list: &mut [Value], keep: usize) {
             object.insert("primary".to_owned(), Value::Bool(false));
         }
     }
+}
+
+fn is_primary(v: &Value) -> bool {
+    v.get("primary") == Some(&Value::Bool(true))
+}
+
+/// [`claim_primary`] for a sequence of claims, in time linear in the list: the claims of one
+/// operation are recorded, and the values they make non-primary are cleared once, by
+/// [`Primaries::finish`] (or, for a value about to change, by [`Primaries::settle`]). The
+/// result is the one [`claim_primary`] after each claim gives.
+#[derive(Debug, Default)]
+struct Primaries {
+    /// The last value that claimed `primary`.
+    winner: Option<usize>,
+    /// The list's length at that claim: values at or past it came later and were not cleared.
+    cleared_below: usize,
+}
+
+impl Primaries {
+    /// Makes `list[k]` what the claims so far made it: non-primary, if a claim of another
+    /// value cleared it.
+    fn settle(&self, list: &mut [Value], k: usize) {
+        if self.winner.is_some_and(|w| w != k)
+            && k < self.cleared_below
+            && let Some(Value::Object(object)) = list.get_mut(k)
+            && object.get("primary") == Some(&Value::Bool(true))
+        {
+            object.insert("primary".to_owned(), Value::Bool(false));
+        }
+    }
+
+    /// `claim_primary(list, k)`, recorded: `primary` is whether `list[k]` is primary now (as
+    /// given by the request, or as [`Primaries::settle`]d and then changed).
+    fn claim(&mut self, primary: bool, k: usize, len: usize) {
+        if primary {
+            self.winner = Some(k);
+            self.cleared_below = len;
+        }
+    }
+
+    /// Applies the recorded claims: the last value that claimed `primary` keeps it.
+    fn finish(self, list: &mut [Value]) {
+        if let Some(w) = self.winner {
+            claim_primary(list, w);
+        }
+    }
+}
+
+/// [`MAX_VALUES`] for `attr`.
+fn check_count(attr: &AttributeDef, count: usize) -> Result<(), ScimError> {
+    if count <= MAX_VALUES {
+        return Ok(());
+    }
+    Err(ScimError::invalid_value(format!(
+        "'{}' may hold at most {MAX_VALUES} values; this request gives it {count}",
+        attr.name
+    )))
+}
+
+/// Checks that no multi-valued attribute of `resource` (core or extension) holds more than
+/// [`MAX_VALUES`] values: what a POST or PUT is held to, as the patch engine holds a PATCH.
+/// `skip` names attributes bounded elsewhere (Group `members`).
+pub fn check_value_counts(
+    rt: &ResourceTypeDef,
+    resource: &Map<String, Value>,
+    skip: &[&str],
+) -> Result<(), ScimError> {
+    let mut schemas = vec![(rt.schema, resource)];
+    for (ext, _) in rt.extensions {
+        if let Some(Value::Object(object)) = resource.get(ext.id) {
+            schemas.push((ext, object));
+        }
+    }
+    for (schema, object) in schemas {
+        for attr in schema.attributes.iter().filter(|a| a.multi_valued) {
+            if skip.iter().any(|s| s.eq_ignore_ascii_case(attr.name)) {
+                continue;
+            }
+            if let Some(Value::Array(values)) = object.get(attr.name) {
+                check_count(attr, values.len())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn label(attr: &AttributeDef, sub: &AttributeDef) -> String {
@@ -816,6 +953,8 @@ mod quirks {
             Value::Array(items) => items.as_slice(),
             one => std::slice::from_ref(one),
         };
+        // Checked before any value is looked at: the work of an operation stays bounded.
+        check_count(def, items.len())?;
         let mut out = Vec::with_capacity(items.len());
         for item in items {
             let item = if def.kind == AttributeType::Complex {
@@ -961,17 +1100,104 @@ mod quirks {
         if a == b {
             return true;
         }
-        let by_value = attr
-            .sub_attribute("value")
-            .is_some_and(|v| v.mutability == Mutability::Immutable);
-        by_value && a.get("value").is_some_and(|v| Some(v) == b.get("value"))
+        by_value(attr) && a.get("value").is_some_and(|v| Some(v) == b.get("value"))
+    }
+
+    fn by_value(attr: &AttributeDef) -> bool {
+        attr.sub_attribute("value")
+            .is_some_and(|v| v.mutability == Mutability::Immutable)
+    }
+
+    /// The values of a list by [`same_value`] identity: a hash of what identifies a value, to
+    /// the positions holding values with that hash. Finding a value costs the values sharing
+    /// its hash, not the list. The hasher is seeded per index, so a client cannot choose values
+    /// that collide.
+    pub(super) struct ValueIndex {
+        attr: &'static AttributeDef,
+        state: std::collections::hash_map::RandomState,
+        positions: std::collections::HashMap<u64, Vec<usize>>,
+    }
+
+    impl ValueIndex {
+        /// Indexes every value of `list`.
+        pub(super) fn of(attr: &'static AttributeDef, list: &[Value]) -> ValueIndex {
+            let mut index = ValueIndex {
+                attr,
+                state: std::collections::hash_map::RandomState::new(),
+                positions: std::collections::HashMap::with_capacity(list.len()),
+            };
+            for i in 0..list.len() {
+                index.insert(list, i);
+            }
+            index
+        }
+
+        /// Records that `list[i]` is in the list.
+        pub(super) fn insert(&mut self, list: &[Value], i: usize) {
+            if let Some(v) = list.get(i) {
+                let key = self.key(v);
+                self.positions.entry(key).or_default().push(i);
+            }
+        }
+
+        /// Where a value [`same_value`] as `item` is, if any.
+        pub(super) fn position(&self, list: &[Value], item: &Value) -> Option<usize> {
+            self.positions
+                .get(&self.key(item))?
+                .iter()
+                .copied()
+                .find(|&i| list.get(i).is_some_and(|e| same_value(self.attr, e, item)))
+        }
+
+        /// Equal under [`same_value`] ⇒ equal keys: by `value` alone where that identifies a
+        /// value, else by the whole value (object members in any order, as JSON equality).
+        fn key(&self, v: &Value) -> u64 {
+            use std::hash::{BuildHasher, Hasher};
+            let mut hasher = self.state.build_hasher();
+            match v.get("value") {
+                Some(id) if by_value(self.attr) => hash_json(id, &mut hasher),
+                _ => hash_json(v, &mut hasher),
+            }
+            hasher.finish()
+        }
+    }
+
+    fn hash_json(v: &Value, hasher: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        match v {
+            Value::Null => 0_u8.hash(hasher),
+            Value::Bool(b) => (1_u8, b).hash(hasher),
+            // Equal numbers print alike (serde_json compares their representation).
+            Value::Number(n) => (2_u8, n.to_string()).hash(hasher),
+            Value::String(s) => (3_u8, s).hash(hasher),
+            Value::Array(items) => {
+                (4_u8, items.len()).hash(hasher);
+                for item in items {
+                    hash_json(item, hasher);
+                }
+            }
+            Value::Object(fields) => {
+                // Equal objects may list their members in another order.
+                let mut keys: Vec<&String> = fields.keys().collect();
+                keys.sort_unstable();
+                (5_u8, keys.len()).hash(hasher);
+                for key in keys {
+                    key.hash(hasher);
+                    if let Some(value) = fields.get(key) {
+                        hash_json(value, hasher);
+                    }
+                }
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::error::ScimType;
-    use super::super::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_RESOURCE, USER_SCHEMA};
+    use super::super::schema::{
+        ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER, USER_RESOURCE, USER_SCHEMA,
+    };
     use super::*;
     use serde_json::json;
 
@@ -1959,5 +2185,178 @@ mod tests {
             .collect();
         assert_eq!(flags, [true, true, false, true, false]);
         assert!(req.operations[4].targets_attribute(&GROUP_RESOURCE, "displayname"));
+    }
+
+    /// The engine as it was before values were indexed: a linear scan and a `claim_primary`
+    /// per value. The indexed one must give the same lists.
+    /// Except that a value is found as given (a scan of the list compared with values earlier
+    /// claims had made non-primary, and stored such a value twice), and a value given again as
+    /// primary is primary.
+    fn naive_add(attr: &'static AttributeDef, mut list: Vec<Value>, items: &[Value]) -> Vec<Value> {
+        let mut given = list.clone();
+        for item in items {
+            let index = match given.iter().position(|e| quirks::same_value(attr, e, item)) {
+                Some(i) => i,
+                None => {
+                    list.push(item.clone());
+                    given.push(item.clone());
+                    list.len() - 1
+                }
+            };
+            if is_primary(item)
+                && let Some(Value::Object(o)) = list.get_mut(index)
+            {
+                o.insert("primary".to_owned(), Value::Bool(true));
+            }
+            claim_primary(&mut list, index);
+        }
+        list
+    }
+
+    #[test]
+    fn indexed_add_gives_the_lists_a_scan_gives() {
+        let emails = USER.attribute("emails").unwrap();
+        let e = |v: &str, primary: Option<bool>| match primary {
+            Some(p) => json!({"value": v, "primary": p}),
+            None => json!({"value": v}),
+        };
+        let lists = [
+            vec![],
+            vec![e("a", Some(true)), e("b", Some(true))],
+            vec![e("a", Some(true)), e("b", None)],
+            vec![e("a", None), e("b", Some(true)), e("c", Some(false))],
+        ];
+        let adds = [
+            vec![e("a", Some(true))],
+            vec![e("b", Some(true)), e("c", Some(true))],
+            vec![e("c", Some(true)), e("a", Some(true)), e("d", Some(false))],
+            vec![
+                e("b", Some(true)),
+                e("d", None),
+                e("a", Some(true)),
+                e("b", Some(true)),
+            ],
+            vec![e("c", Some(true)), e("a", Some(true)), e("c", Some(true))],
+            vec![e("x", None), e("x", None), e("y", Some(false))],
+            vec![json!({"primary": true, "value": "a"}), e("z", Some(true))],
+        ];
+        for list in &lists {
+            for add in &adds {
+                let expected = naive_add(emails, list.clone(), add);
+                let mut doc = Map::new();
+                doc.insert("emails".to_owned(), Value::Array(list.clone()));
+                doc.insert("userName".to_owned(), json!("u"));
+                let got = ok(
+                    &USER_RESOURCE,
+                    &Value::Object(doc),
+                    json!([{"op": "add", "path": "emails", "value": add}]),
+                );
+                let got = got.get("emails").cloned().unwrap_or(json!([]));
+                assert_eq!(got, Value::Array(expected), "{list:?} + {add:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_value_repeated_in_one_add_is_the_value_as_given() {
+        // A scan compared with values already made non-primary, and stored "c" twice; the
+        // last claim wins, as for distinct values.
+        let patched = ok(
+            &USER_RESOURCE,
+            &json!({"schemas": [USER_SCHEMA], "userName": "u"}),
+            json!([{"op": "add", "path": "emails", "value": [
+                {"value": "c", "primary": true},
+                {"value": "a", "primary": true},
+                {"value": "c", "primary": true}
+            ]}]),
+        );
+        assert_eq!(
+            patched["emails"],
+            json!([{"value": "c", "primary": true}, {"value": "a", "primary": false}])
+        );
+    }
+
+    #[test]
+    fn group_members_are_identified_by_value_in_the_index() {
+        let patched = ok(
+            &GROUP_RESOURCE,
+            &group(),
+            json!([{"op": "add", "path": "members", "value": [
+                {"value": BABS}, {"value": JAMES}, {"value": JAMES}
+            ]}]),
+        );
+        assert_eq!(
+            patched["members"],
+            json!([{"value": BABS}, {"value": MANDY}, {"value": JAMES}])
+        );
+    }
+
+    #[test]
+    fn multi_valued_attributes_are_capped() {
+        let many: Vec<Value> = (0..52_000)
+            .map(|i| json!({"value": format!("u{i}@example.com")}))
+            .collect();
+        let (t, detail) = err(
+            &USER_RESOURCE,
+            &user(),
+            json!([{"op": "add", "path": "emails", "value": many}]),
+        );
+        assert_eq!(t, Some(ScimType::InvalidValue));
+        assert_eq!(
+            detail,
+            "'emails' may hold at most 100 values; this request gives it 52000"
+        );
+        // At the cap: the one stored value and 99 new ones.
+        let at_cap: Vec<Value> = (1..MAX_VALUES)
+            .map(|i| json!({"value": format!("u{i}@example.com")}))
+            .collect();
+        let patched = ok(
+            &USER_RESOURCE,
+            &user(),
+            json!([{"op": "add", "path": "emails", "value": at_cap.clone()}]),
+        );
+        assert_eq!(patched["emails"].as_array().map(Vec::len), Some(MAX_VALUES));
+        // One more, through a second operation, is refused.
+        let (t, detail) = err(
+            &USER_RESOURCE,
+            &user(),
+            json!([
+                {"op": "add", "path": "emails", "value": at_cap},
+                {"op": "add", "path": "emails[type eq \"home\"].value", "value": "h@example.com"}
+            ]),
+        );
+        assert_eq!(t, Some(ScimType::InvalidValue));
+        assert!(detail.contains("gives it 101"), "{detail}");
+    }
+
+    #[test]
+    fn operations_are_capped() {
+        let ops: Vec<Value> = (0..=MAX_OPERATIONS)
+            .map(|_| json!({"op": "replace", "path": "nickName", "value": "x"}))
+            .collect();
+        let e = PatchRequest::from_json(request(Value::Array(ops))).unwrap_err();
+        assert_eq!(e.scim_type(), Some(ScimType::InvalidValue));
+        assert!(e.detail().contains("at most 1000"), "{}", e.detail());
+    }
+
+    #[test]
+    fn filtered_remove_of_many_hits_keeps_the_rest_in_order() {
+        let emails: Vec<Value> = (0..10)
+            .map(|i| json!({"value": format!("{i}@x"), "type": if i % 2 == 0 { "work" } else { "home" }}))
+            .collect();
+        let mut doc = object(user());
+        doc.insert("emails".to_owned(), Value::Array(emails));
+        let patched = ok(
+            &USER_RESOURCE,
+            &Value::Object(doc),
+            json!([{"op": "remove", "path": "emails[type eq \"work\"]"}]),
+        );
+        let left: Vec<&str> = patched["emails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["value"].as_str())
+            .collect();
+        assert_eq!(left, ["1@x", "3@x", "5@x", "7@x", "9@x"]);
     }
 }

@@ -24,6 +24,7 @@ macro_rules! native {
 }
 
 pub mod audit;
+pub mod compute;
 pub mod filter;
 pub mod groups;
 pub mod import;
@@ -105,6 +106,10 @@ pub enum StoreError {
     /// The SQLite writer could not get a connection or the write lock in time.
     #[error("the database is busy: {0}")]
     Busy(String),
+    /// Too much work is queued (writes, password hashing), or queued work waited past its
+    /// deadline: refused rather than left to hang. Answered 503 with `Retry-After`.
+    #[error("the server is overloaded: {0}")]
+    Overloaded(String),
 }
 
 /// If `err` is a unique-constraint violation, the text that names the constraint (PostgreSQL's
@@ -160,15 +165,18 @@ impl ManageConnection for Manager {
 /// Per-connection SQLite settings. `busy_timeout` must come first: switching to WAL takes a lock,
 /// and without a timeout concurrent first connections fail with "database is locked".
 #[derive(Debug)]
-struct SqlitePragmas;
+struct SqlitePragmas {
+    busy_timeout: Duration,
+}
 
 impl CustomizeConnection<DbConnection, r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
         if let DbConnection::Sqlite(c) = conn {
-            c.batch_execute(
-                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+            c.batch_execute(&format!(
+                "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            )
+                self.busy_timeout.as_millis()
+            ))
             .map_err(r2d2::Error::QueryError)?;
         }
         Ok(())
@@ -189,6 +197,46 @@ pub struct Store {
     /// that commits them in groups ([`writer`]). `None` on PostgreSQL, where writers run
     /// concurrently on pooled connections.
     writer: Option<writer::GroupCommit>,
+    /// Writes admitted and not yet answered (queued for the writer or running), at most
+    /// [`StoreOptions::write_queue`]; a write beyond that is [`StoreError::Overloaded`].
+    writes: std::sync::Arc<tokio::sync::Semaphore>,
+    /// CPU-heavy work that must not occupy the threads database work runs on.
+    compute: compute::Pool,
+}
+
+/// How a [`Store`] is sized. [`StoreOptions::new`] gives the defaults.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Connections in the pool.
+    pub pool_size: u32,
+    /// How long to wait for a pooled connection (then [`StoreError::Unavailable`]).
+    pub connect_timeout: Duration,
+    /// SQLite: how long a statement waits for another process's lock before "database is
+    /// locked".
+    pub busy_timeout: Duration,
+    /// Writes admitted at once (queued for the SQLite writer or running); more are refused.
+    pub write_queue: usize,
+    /// SQLite: a write still queued after this long is refused instead of run.
+    pub write_deadline: Duration,
+    /// Threads of the compute pool (password hashing).
+    pub compute_threads: usize,
+    /// Work waiting for the compute pool; more is refused.
+    pub compute_queue: usize,
+}
+
+impl StoreOptions {
+    /// The defaults for a pool of `pool_size` connections.
+    pub fn new(pool_size: u32, connect_timeout: Duration) -> StoreOptions {
+        StoreOptions {
+            pool_size,
+            connect_timeout,
+            busy_timeout: Duration::from_secs(10),
+            write_queue: 1024,
+            write_deadline: Duration::from_secs(10),
+            compute_threads: 1,
+            compute_queue: 64,
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -203,31 +251,43 @@ impl Store {
     /// Opens a pool of `pool_size` connections to `url`. Fails when no connection can be made
     /// within `connect_timeout`, with the database's own error.
     pub fn open(url: &str, pool_size: u32, connect_timeout: Duration) -> Result<Store, StoreError> {
+        Store::open_with(url, &StoreOptions::new(pool_size, connect_timeout))
+    }
+
+    /// [`Store::open`] with every size given.
+    pub fn open_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         let backend = Backend::of_url(url);
         let builder = r2d2::Pool::builder()
-            .max_size(pool_size.max(1))
-            .connection_timeout(connect_timeout)
+            .max_size(options.pool_size.max(1))
+            .connection_timeout(options.connect_timeout)
             // A file connection does not go stale; a PostgreSQL one may (server restart), so
             // it is pinged before use there.
             .test_on_check_out(backend == Backend::Postgres)
-            .connection_customizer(Box::new(SqlitePragmas));
+            .connection_customizer(Box::new(SqlitePragmas {
+                busy_timeout: options.busy_timeout,
+            }));
         let pool = builder
             .build(Manager {
                 url: url.to_owned(),
             })
             .map_err(|e| StoreError::Unavailable(r2d2::PoolError::from(e)))?;
-        let writer =
-            match backend {
-                Backend::Sqlite => Some(writer::GroupCommit::start(pool.clone()).map_err(|e| {
+        let writer = match backend {
+            Backend::Sqlite => Some(
+                writer::GroupCommit::start(pool.clone(), options.write_deadline).map_err(|e| {
                     StoreError::Task(format!("cannot start the writer thread: {e}"))
-                })?),
-                Backend::Postgres => None,
-            };
+                })?,
+            ),
+            Backend::Postgres => None,
+        };
+        let compute = compute::Pool::start(options.compute_threads, options.compute_queue)
+            .map_err(|e| StoreError::Task(format!("cannot start the compute threads: {e}")))?;
         Ok(Store {
             pool,
             backend,
             known_orgs: Default::default(),
             writer,
+            writes: std::sync::Arc::new(tokio::sync::Semaphore::new(options.write_queue.max(1))),
+            compute,
         })
     }
 
@@ -279,6 +339,13 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        // Admitted or refused now: a write that cannot be taken on is told so at once instead
+        // of waiting in an unbounded queue. The permit is held until the write is answered.
+        let Ok(_admitted) = self.writes.clone().try_acquire_owned() else {
+            return Err(E::from(StoreError::Overloaded(
+                "too many writes are waiting for the database".to_owned(),
+            )));
+        };
         let Some(writer) = &self.writer else {
             return self.run(f).await;
         };
@@ -354,6 +421,17 @@ impl Store {
         } else {
             self.run(f).await
         }
+    }
+
+    /// Runs CPU-heavy work (password hashing) on the store's compute pool: a few threads of its
+    /// own, so that it never occupies the threads database work runs on. Refused with
+    /// [`StoreError::Overloaded`] when the pool's queue is full.
+    pub async fn run_cpu<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.compute.run(f).await
     }
 
     /// Whether the database answers a trivial query.

@@ -20,9 +20,16 @@
 //!
 //! Other processes on the same file (the `roster` CLI, a second server) still meet the file lock
 //! and `busy_timeout`; the writer holds the lock only while a batch runs.
+//!
+//! Bounded: how many writes may wait is capped where they are admitted ([`super::Store`]'s
+//! `run_write`), and a write still queued past its deadline is not run but refused
+//! ([`Failure::Expired`], answered 503 with `Retry-After`): its caller has likely given up, and
+//! running it would only delay the writes behind it. Requests compute before they queue (the
+//! patch engine, validation), so a job holds the lock only for its statements.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
@@ -40,6 +47,8 @@ pub enum Failure {
     /// The batch's transaction failed (commit, savepoint bookkeeping, or another request of the
     /// batch panicked); nothing of the batch was written.
     Aborted(String),
+    /// The request waited in the queue past its deadline and was not run.
+    Expired(Duration),
 }
 
 impl From<Failure> for StoreError {
@@ -47,6 +56,10 @@ impl From<Failure> for StoreError {
         match failure {
             Failure::Unavailable(why) => StoreError::Busy(why),
             Failure::Aborted(why) => StoreError::Task(why),
+            Failure::Expired(waited) => StoreError::Overloaded(format!(
+                "the write waited {} ms for the database writer and was not run",
+                waited.as_millis()
+            )),
         }
     }
 }
@@ -69,27 +82,83 @@ pub type Job = Box<dyn FnOnce(Option<&mut DbConnection>) -> Outcome + Send>;
 /// dropped.
 #[derive(Debug, Clone)]
 pub struct GroupCommit {
-    queue: mpsc::Sender<Job>,
+    queue: mpsc::Sender<Queued>,
+}
+
+/// A job and when it was queued.
+struct Queued {
+    job: Job,
+    at: Instant,
 }
 
 impl GroupCommit {
-    /// Starts the writer thread, which takes its connections from `pool`.
-    pub fn start(pool: r2d2::Pool<Manager>) -> std::io::Result<GroupCommit> {
-        let (queue, jobs) = mpsc::channel::<Job>();
+    /// Starts the writer thread, which takes its connections from `pool` and refuses jobs that
+    /// waited longer than `deadline`.
+    pub fn start(pool: r2d2::Pool<Manager>, deadline: Duration) -> std::io::Result<GroupCommit> {
+        let (queue, queued) = mpsc::channel::<Queued>();
         std::thread::Builder::new()
             .name("roster-sqlite-writer".to_owned())
-            .spawn(move || writer(&pool, &jobs))?;
+            .spawn(move || writer(&pool, &Jobs { queued, deadline }))?;
         Ok(GroupCommit { queue })
     }
 
     /// Queues `job`; gives it back when the writer has stopped.
     pub fn submit(&self, job: Job) -> Result<(), Job> {
-        self.queue.send(job).map_err(|mpsc::SendError(job)| job)
+        self.queue
+            .send(Queued {
+                job,
+                at: Instant::now(),
+            })
+            .map_err(|mpsc::SendError(queued)| queued.job)
     }
 }
 
-fn writer(pool: &r2d2::Pool<Manager>, jobs: &mpsc::Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
+/// The writer's end of the queue: hands out the jobs still within their deadline, and refuses
+/// the others as it meets them.
+struct Jobs {
+    queued: mpsc::Receiver<Queued>,
+    deadline: Duration,
+}
+
+impl Jobs {
+    /// The next job within its deadline, waiting for one; `None` when every handle is gone.
+    fn recv(&self) -> Option<Job> {
+        loop {
+            let queued = self.queued.recv().ok()?;
+            if let Some(job) = self.fresh(queued) {
+                return Some(job);
+            }
+        }
+    }
+
+    /// The next job within its deadline if one is queued now.
+    fn try_recv(&self) -> Option<Job> {
+        loop {
+            let queued = self.queued.try_recv().ok()?;
+            if let Some(job) = self.fresh(queued) {
+                return Some(job);
+            }
+        }
+    }
+
+    /// Every job queued now, expired or not.
+    fn drain(&self) -> impl Iterator<Item = Job> + '_ {
+        self.queued.try_iter().map(|q| q.job)
+    }
+
+    fn fresh(&self, queued: Queued) -> Option<Job> {
+        let waited = queued.at.elapsed();
+        if waited <= self.deadline {
+            return Some(queued.job);
+        }
+        tracing::warn!(waited_ms = waited.as_millis(), "a queued write expired");
+        ((queued.job)(None).finish)(Some(Failure::Expired(waited)));
+        None
+    }
+}
+
+fn writer(pool: &r2d2::Pool<Manager>, jobs: &Jobs) {
+    while let Some(first) = jobs.recv() {
         let mut conn = match pool.get() {
             Ok(conn) => conn,
             Err(e) => {
@@ -115,7 +184,7 @@ fn writer(pool: &r2d2::Pool<Manager>, jobs: &mpsc::Receiver<Job>) {
 
 /// Runs `first` and what queues behind it (up to [`MAX_BATCH`]) in the open transaction, then
 /// commits and tells every request.
-fn run_batch(conn: &mut DbConnection, first: Job, jobs: &mpsc::Receiver<Job>) {
+fn run_batch(conn: &mut DbConnection, first: Job, jobs: &Jobs) {
     let mut finishes = Vec::with_capacity(MAX_BATCH);
     let mut next = Some(first);
     let mut aborted: Option<Failure> = None;
@@ -129,7 +198,7 @@ fn run_batch(conn: &mut DbConnection, first: Job, jobs: &mpsc::Receiver<Job>) {
             }
         }
         if finishes.len() < MAX_BATCH {
-            next = jobs.try_recv().ok();
+            next = jobs.try_recv();
         }
     }
     type Tm = <DbConnection as diesel::Connection>::TransactionManager;
@@ -203,9 +272,9 @@ fn run_in_savepoint(
 }
 
 /// Tells `first` and everything queued behind it that it was not written.
-fn refuse(first: Job, jobs: &mpsc::Receiver<Job>, failure: &Failure) {
+fn refuse(first: Job, jobs: &Jobs, failure: &Failure) {
     tracing::warn!(reason = ?failure, "write requests refused");
-    for job in std::iter::once(first).chain(jobs.try_iter()) {
+    for job in std::iter::once(first).chain(jobs.drain()) {
         (job(None).finish)(Some(failure.clone()));
     }
 }

@@ -126,6 +126,11 @@ pub fn settings(database_url: &str) -> Settings {
         db_pool_size: 4,
         db_timeout: Duration::from_secs(10),
         workers: Some(2),
+        write_queue: 1024,
+        write_deadline: Duration::from_secs(10),
+        hash_threads: 1,
+        hash_queue: 64,
+        cli_lock_wait: Duration::from_secs(120),
     }
 }
 

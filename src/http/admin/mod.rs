@@ -88,6 +88,12 @@ impl ResponseError for AdminError {
                 HeaderValue::from_static("Bearer realm=\"roster\""),
             ));
         }
+        if self.status == 503 {
+            response.insert_header((
+                header::RETRY_AFTER,
+                HeaderValue::from_static(crate::http::error::RETRY_AFTER_SECONDS),
+            ));
+        }
         response.json(self)
     }
 }

@@ -1,0 +1,116 @@
+//! A small pool of threads for CPU-heavy work that is not database work (argon2 password
+//! hashing): a fixed number of threads fed by a bounded queue.
+//!
+//! Database work runs on actix's blocking pool; work that keeps a core busy for tens of
+//! milliseconds does not belong there, where a flood of it delays every org's reads. Here it
+//! takes at most `threads` cores, and when `queue` jobs are already waiting the next one is
+//! refused ([`StoreError::Overloaded`], answered 503 with `Retry-After`) instead of queueing
+//! without bound.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use super::StoreError;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The handle jobs are queued through; the threads stop when the last handle is dropped.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    queue: mpsc::SyncSender<Job>,
+}
+
+impl Pool {
+    /// Starts `threads` threads (at least one) behind a queue of `queue` jobs (at least one).
+    pub fn start(threads: usize, queue: usize) -> std::io::Result<Pool> {
+        let (sender, jobs) = mpsc::sync_channel::<Job>(queue.max(1));
+        let jobs = Arc::new(Mutex::new(jobs));
+        for n in 0..threads.max(1) {
+            let jobs = Arc::clone(&jobs);
+            std::thread::Builder::new()
+                .name(format!("roster-compute-{n}"))
+                .spawn(move || work(&jobs))?;
+        }
+        Ok(Pool { queue: sender })
+    }
+
+    /// Runs `f` on the pool and returns its result; refused at once when the queue is full.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let span = tracing::Span::current();
+        let job: Job = Box::new(move || {
+            let _entered = span.enter();
+            // The caller may have gone; the work is done either way.
+            let _ = reply.send(f());
+        });
+        match self.queue.try_send(job) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(_)) => {
+                return Err(StoreError::Overloaded(
+                    "too many password hashes are waiting to be computed".to_owned(),
+                ));
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => {
+                return Err(StoreError::Task(
+                    "the compute threads have stopped".to_owned(),
+                ));
+            }
+        }
+        answer
+            .await
+            .map_err(|_| StoreError::Task("a compute job was abandoned".to_owned()))
+    }
+}
+
+fn work(jobs: &Mutex<mpsc::Receiver<Job>>) {
+    loop {
+        // The lock is held only while taking a job, not while running it.
+        let job = match jobs.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => return,
+        };
+        match job {
+            Ok(job) => {
+                // A panicking job loses only its own answer; the thread keeps serving.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once() {
+        let pool = Pool::start(1, 1).unwrap();
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let (started, running) = tokio::sync::oneshot::channel::<()>();
+        let busy = {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                pool.run(move || {
+                    let _ = started.send(());
+                    let _ = wait.recv();
+                })
+                .await
+            })
+        };
+        running.await.unwrap();
+        // The thread is busy: one job may wait, the next is refused.
+        assert!(pool.queue.try_send(Box::new(|| {})).is_ok());
+        assert!(matches!(
+            pool.run(|| 3).await,
+            Err(StoreError::Overloaded(_))
+        ));
+        release.send(()).unwrap();
+        assert!(busy.await.unwrap().is_ok());
+        assert_eq!(pool.run(|| 2).await.unwrap(), 2);
+    }
+}
