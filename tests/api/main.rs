@@ -14,6 +14,7 @@ mod admin;
 mod auth;
 mod bulk;
 mod concurrency;
+mod containment_queries;
 mod cursor;
 mod discovery;
 mod errors;
