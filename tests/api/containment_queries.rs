@@ -3,6 +3,8 @@
 //! database thread and connection, an overloaded server answers 503 with `Retry-After`, and
 //! cursors cannot be forged.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -41,5 +43,31 @@ both_backends! {
         });
         let response = app.request(Method::POST, "/Users/.search", Some(&search)).await;
         assert_scim_error(response, 400, Some("tooMany")).await;
+    }
+
+    async fn a_cursor_with_a_truncated_tag_is_refused(app) {
+        for n in 0..3 {
+            app.create_user(&format!("c{n}@example.com")).await;
+        }
+        let first: Value = app.request(Method::GET, "/Users?count=1&cursor=", None).await.json().await.unwrap();
+        let cursor = first["nextCursor"].as_str().unwrap().to_owned();
+        let (payload, tag) = cursor.split_once('.').unwrap();
+        let tag = URL_SAFE_NO_PAD.decode(tag).unwrap();
+        // The right first byte of the right tag is not the tag.
+        let truncated = format!("{payload}.{}", URL_SAFE_NO_PAD.encode(&tag[..1]));
+        let response = app.request(Method::GET, &format!("/Users?count=1&cursor={truncated}"), None).await;
+        assert_scim_error(response, 400, Some("invalidCursor")).await;
+        // Nor can a position be forged by trying every one-byte tag.
+        let real = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        let (print, _) = real.split_once(':').unwrap();
+        let forged = URL_SAFE_NO_PAD.encode(format!("{print}:0"));
+        for byte in 0..=u8::MAX {
+            let candidate = format!("{forged}.{}", URL_SAFE_NO_PAD.encode([byte]));
+            let response = app.request(Method::GET, &format!("/Users?count=1&cursor={candidate}"), None).await;
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "one-byte tag {byte} accepted");
+        }
+        // The whole cursor still works.
+        let response = app.request(Method::GET, &format!("/Users?count=1&cursor={cursor}"), None).await;
+        assert_eq!(response.status(), StatusCode::OK);
     }
 }
