@@ -33,7 +33,7 @@ both_backends! {
         let body = assert_scim_error(list_filtered(&app, &app.token, &over).await, 400, Some("tooMany")).await;
         assert!(body["detail"].as_str().unwrap().contains("at most 50"), "{body}");
 
-        let substrings = vec![r#"name.familyName co "a""#; 6].join(" or ");
+        let substrings = [r#"name.familyName co "a""#; 6].join(" or ");
         let body = assert_scim_error(list_filtered(&app, &app.token, &substrings).await, 400, Some("tooMany")).await;
         assert!(body["detail"].as_str().unwrap().contains("at most 5"), "{body}");
         // The same through POST /.search.
