@@ -116,10 +116,11 @@ impl Application {
 
 /// Opens the pool and applies pending migrations.
 pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    let store = Store::open(
+    let store = Store::open_with(
         &settings.database_url,
         settings.db_pool_size,
         settings.db_timeout,
+        settings.queries.store(),
     )
     .with_context(|| format!("opening the {:?} database", settings.backend()))?;
     let applied = store.migrate().context("migrating the database")?;

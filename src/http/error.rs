@@ -27,6 +27,9 @@ impl ResponseError for ScimError {
                 HeaderValue::from_static("Bearer realm=\"roster\""),
             ));
         }
+        if let Some(secs) = self.retry_after() {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
         response.body(self.body().to_string())
     }
 }

@@ -71,6 +71,22 @@ impl From<StoreError> for ScimError {
                 ScimError::unavailable("the database is busy or unreachable; retry shortly")
             }
             StoreError::Query(e) => ScimError::from(e),
+            StoreError::Overloaded { retry_after_secs } => ScimError::overloaded(
+                format!(
+                    "the server is at capacity (this organization's searches, or all database \
+                     work, are at their limit); retry after {retry_after_secs} s"
+                ),
+                retry_after_secs,
+            ),
+            StoreError::TooCostly { limit } => {
+                tracing::warn!(?limit, "a query was stopped at the query timeout");
+                ScimError::too_many(format!(
+                    "the query took longer than the {} this server allows and was stopped; \
+                     narrow the filter (eq on userName, externalId or emails.value is fastest), \
+                     avoid co/sw/ew and sortBy, or ask for fewer results",
+                    humantime::format_duration(limit)
+                ))
+            }
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ScimError::internal()

@@ -410,11 +410,34 @@ fn child_table_fits(child: Child, filter: &Filter) -> bool {
 /// documentation). Refused with `invalidFilter`, naming the reason: `meta.location` (it depends
 /// on the URL the client used), group `members.display` / `members.$ref` and a user's
 /// `groups.display` / `groups.$ref` / `groups.type` (computed when rendering, not stored).
+///
+/// On SQLite the condition starts with the [`super::budget`] check, so that a read run within
+/// a time budget is stopped on the rows it visits once the budget is spent (PostgreSQL has its
+/// `statement_timeout`).
 pub fn translate(rt: &ResourceTypeDef, filter: &Filter) -> Result<SqlBool, ScimError> {
     let res = Res::of(rt)?;
     let mut out = SqlBool::default();
+    out.0.push(budget_check());
+    out.push("(");
     write_filter(&mut out, res, filter)?;
+    out.push(")");
     Ok(out)
+}
+
+/// `roster_within_budget() AND ` on SQLite, nothing on PostgreSQL: the first term of every
+/// `WHERE` a filter writes, where SQLite evaluates it once per row visited.
+fn budget_check() -> Part {
+    Part::Dialect {
+        pg: Vec::new(),
+        sqlite: vec![Part::Sql(super::budget::CHECK_SQL), Part::Sql(" AND ")],
+    }
+}
+
+/// Opens `child`'s subquery (closed by the caller with `)`), whose `WHERE` starts with the
+/// budget check: an uncorrelated subquery is run on its own, before the rows of the outer query.
+fn open_child(out: &mut SqlBool, child: Child) {
+    out.push(child.open());
+    out.0.push(budget_check());
 }
 
 fn write_filter(out: &mut SqlBool, res: Res, filter: &Filter) -> Result<(), ScimError> {
@@ -514,7 +537,7 @@ fn write_value_path(
     refuse_never_returned(r, path)?;
     match Child::of(res, r.attr.name) {
         Some(child) if child_table_fits(child, filter) => {
-            out.push(child.open());
+            open_child(out, child);
             write_element_filter(out, &Elem::Child(child), filter)?;
             out.push(")");
             Ok(())
@@ -637,13 +660,13 @@ fn write_present(
             // `emails pr` also counts values without `value`: only the JSON knows them.
             let whole = r.sub.is_none() && !child.is_complete();
             if !whole && child_table_fits(child, &as_filter) {
-                out.push(child.open());
+                open_child(out, child);
                 write_element_filter(out, &Elem::Child(child), &as_filter)?;
                 out.push(")");
                 return Ok(());
             }
             if child.is_complete() {
-                out.push(child.open());
+                open_child(out, child);
                 out.push("1 = 1)");
                 return Ok(());
             }
@@ -684,7 +707,7 @@ fn write_compare_attr(
                 value: value.clone(),
             };
             if child_table_fits(child, &as_filter) {
-                out.push(child.open());
+                open_child(out, child);
                 write_element_filter(out, &Elem::Child(child), &as_filter)?;
                 out.push(")");
                 return Ok(());
@@ -1320,6 +1343,20 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("c.value_ci = ?"), "{out}");
+    }
+
+    #[test]
+    fn sqlite_checks_the_time_budget_first_in_every_where() {
+        let out = lite("title co \"x\" or emails.value co \"y\"");
+        assert!(
+            out.starts_with("SELECT `users`.`id` FROM `users` WHERE (roster_within_budget() AND ("),
+            "{out}"
+        );
+        assert!(
+            out.contains("FROM user_emails c WHERE roster_within_budget() AND "),
+            "{out}"
+        );
+        assert!(!pg("title co \"x\"").contains("roster_within_budget"));
     }
 
     #[test]
