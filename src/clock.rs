@@ -14,3 +14,8 @@ pub fn now() -> DateTime<Utc> {
 pub fn unix_now() -> i64 {
     now().timestamp()
 }
+
+/// A monotonic instant, for deadlines and durations (never for timestamps).
+pub fn monotonic() -> std::time::Instant {
+    std::time::Instant::now()
+}

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 
 use crate::auth::keys::{self, Secret};
 use crate::auth::token::JwtSettings;
-use crate::store::{self, Backend};
+use crate::store::{self, Backend, StoreSettings, Synchronous};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -149,6 +149,86 @@ pub struct Settings {
     /// server's write lock before it gives up.
     #[arg(long, env = "ROSTER_CLI_LOCK_WAIT", default_value = "2m", value_parser = humantime::parse_duration, global = true)]
     pub cli_lock_wait: Duration,
+
+    /// Bounds on the work of queries, and SQLite's durability.
+    #[command(flatten)]
+    pub queries: QuerySettings,
+}
+
+/// Bounds on the database work of requests (docs/limits.md, "Queries") and SQLite's
+/// `synchronous` setting (docs/operations-durability.md). Defaults are [`StoreSettings`]'s.
+#[derive(Debug, Clone, clap::Args)]
+pub struct QuerySettings {
+    /// Longest a listing or search may run in the database before it is stopped with 400
+    /// `tooMany` (PostgreSQL `statement_timeout`; SQLite: a budget checked per row).
+    #[arg(long, env = "ROSTER_QUERY_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration, global = true)]
+    pub query_timeout: Duration,
+
+    /// Listings and searches one organization may run at once in this process; more wait up to
+    /// `ROSTER_SCAN_WAIT`, then 503 with `Retry-After`.
+    #[arg(long, env = "ROSTER_ORG_SCANS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub org_scans: u32,
+
+    /// How long a listing or search waits for its organization's turn before 503.
+    #[arg(long, env = "ROSTER_SCAN_WAIT", default_value = "2s", value_parser = humantime::parse_duration, global = true)]
+    pub scan_wait: Duration,
+
+    /// Database tasks this process admits at once (queued or running); more → 503 with
+    /// `Retry-After`.
+    #[arg(long, env = "ROSTER_DB_QUEUE", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub db_queue: u32,
+
+    /// SQLite `PRAGMA synchronous`: `normal` (a commit survives a crash of the process, the
+    /// last ones may be lost on power loss) or `full` (survives power loss; slower commits).
+    #[arg(
+        long,
+        env = "ROSTER_SQLITE_SYNCHRONOUS",
+        value_enum,
+        default_value = "normal",
+        global = true
+    )]
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// The values of `ROSTER_SQLITE_SYNCHRONOUS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SqliteSynchronous {
+    /// `PRAGMA synchronous = NORMAL`.
+    Normal,
+    /// `PRAGMA synchronous = FULL`.
+    Full,
+}
+
+impl Default for QuerySettings {
+    fn default() -> QuerySettings {
+        let store = StoreSettings::default();
+        QuerySettings {
+            query_timeout: store.query_timeout,
+            org_scans: store.org_scans,
+            scan_wait: store.scan_wait,
+            db_queue: store.max_tasks,
+            sqlite_synchronous: match store.synchronous {
+                Synchronous::Normal => SqliteSynchronous::Normal,
+                Synchronous::Full => SqliteSynchronous::Full,
+            },
+        }
+    }
+}
+
+impl QuerySettings {
+    /// The store's view of these settings.
+    pub fn store(&self) -> StoreSettings {
+        StoreSettings {
+            query_timeout: self.query_timeout,
+            org_scans: self.org_scans,
+            scan_wait: self.scan_wait,
+            max_tasks: self.db_queue,
+            synchronous: match self.sqlite_synchronous {
+                SqliteSynchronous::Normal => Synchronous::Normal,
+                SqliteSynchronous::Full => Synchronous::Full,
+            },
+        }
+    }
 }
 
 fn parse_secret(s: &str) -> Result<Secret, String> {
@@ -197,6 +277,7 @@ impl Settings {
             write_deadline: self.write_deadline,
             compute_threads: self.hash_threads,
             compute_queue: self.hash_queue,
+            queries: self.queries.store(),
             ..store::StoreOptions::new(self.db_pool_size, self.db_timeout)
         }
     }
@@ -206,6 +287,7 @@ impl Settings {
     pub fn cli_store_options(&self) -> store::StoreOptions {
         store::StoreOptions {
             busy_timeout: self.cli_lock_wait,
+            queries: self.queries.store(),
             ..store::StoreOptions::new(1, self.db_timeout)
         }
     }

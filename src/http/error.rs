@@ -12,10 +12,18 @@ use crate::scim::ScimError;
 /// `application/scim+json`, the media type of every SCIM response (RFC 7644 §8.1).
 pub const SCIM_JSON: &str = "application/scim+json";
 
-/// `Retry-After` (RFC 9110 §10.2.3) on every 503: each is a passing condition (a full queue,
-/// no connection in time, the write lock held elsewhere), so the client should come back
-/// soon rather than give up; one second spreads the retries of a burst.
-pub const RETRY_AFTER_SECONDS: &str = "1";
+/// `Retry-After` (RFC 9110 §10.2.3) on every 503 that names no time of its own: each is a
+/// passing condition (a full queue, no connection in time, the write lock held elsewhere), so
+/// the client should come back soon rather than give up; one second spreads the retries of a
+/// burst.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// The `Retry-After` seconds of `err`: its own ([`ScimError::retry_after`]), else
+/// [`RETRY_AFTER_SECONDS`] on a 503, else none.
+pub fn retry_after(err: &ScimError) -> Option<u32> {
+    err.retry_after()
+        .or((err.status() == 503).then_some(RETRY_AFTER_SECONDS))
+}
 
 impl ResponseError for ScimError {
     fn status_code(&self) -> StatusCode {
@@ -32,11 +40,8 @@ impl ResponseError for ScimError {
                 HeaderValue::from_static("Bearer realm=\"roster\""),
             ));
         }
-        if self.status() == 503 {
-            response.insert_header((
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECONDS),
-            ));
+        if let Some(secs) = retry_after(self) {
+            response.insert_header((header::RETRY_AFTER, secs));
         }
         response.body(self.body().to_string())
     }

@@ -152,9 +152,10 @@ pub async fn list(
     limit: i64,
     with_members: bool,
 ) -> Result<Page, ScimError> {
-    let org = org.clone();
+    let owned = org.clone();
     store
-        .run(move |conn| {
+        .scan(org, move |conn| {
+            let org = owned;
             let page = groups::list(conn, &org, filter, order, offset, limit)?;
             let mut members: HashMap<String, Vec<MemberRow>> = HashMap::new();
             if with_members && !page.rows.is_empty() {

@@ -70,13 +70,26 @@ impl From<StoreError> for ScimError {
                 tracing::warn!(error = %why, "the database writer is busy");
                 ScimError::unavailable("the database is busy or unreachable; retry shortly")
             }
-            StoreError::Overloaded(why) => {
-                tracing::warn!(reason = %why, "work refused: the server is overloaded");
-                ScimError::unavailable(format!(
-                    "the server is overloaded ({why}); retry after the time Retry-After gives"
+            StoreError::Query(e) => ScimError::from(e),
+            StoreError::Overloaded {
+                why,
+                retry_after_secs,
+            } => {
+                tracing::warn!(reason = %why, "work refused: the server is at capacity");
+                ScimError::overloaded(
+                    format!("the server is at capacity ({why}); retry after {retry_after_secs} s"),
+                    retry_after_secs,
+                )
+            }
+            StoreError::TooCostly { limit } => {
+                tracing::warn!(?limit, "a query was stopped at the query timeout");
+                ScimError::too_many(format!(
+                    "the query took longer than the {} this server allows and was stopped; \
+                     narrow the filter (eq on userName, externalId or emails.value is fastest), \
+                     avoid co/sw/ew and sortBy, or ask for fewer results",
+                    humantime::format_duration(limit)
                 ))
             }
-            StoreError::Query(e) => ScimError::from(e),
             other => {
                 tracing::error!(error = %other, "storage failure");
                 ScimError::internal()

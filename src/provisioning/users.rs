@@ -135,12 +135,12 @@ pub async fn page_after(
     after: Option<String>,
     limit: i64,
 ) -> Result<Vec<UserRow>, ScimError> {
-    let org = org.clone();
+    let owned = org.clone();
     store
-        .run(move |conn| {
+        .scan(org, move |conn| {
             Ok(users::page_after(
                 conn,
-                &org,
+                &owned,
                 filter.as_ref(),
                 after.as_deref(),
                 limit,
@@ -151,10 +151,10 @@ pub async fn page_after(
 
 /// `GET /Users` (RFC 7644 §3.4.2): one page of the users matching `filter`.
 pub async fn list(store: &Store, org: &OrgId, query: users::ListQuery) -> Result<Page, ScimError> {
-    let org = org.clone();
+    let owned = org.clone();
     store
-        .run_read(query.point, move |conn| {
-            Ok(users::list(conn, &org, &query)?)
+        .read(org, query.point, move |conn| {
+            Ok(users::list(conn, &owned, &query)?)
         })
         .await
 }
@@ -165,9 +165,9 @@ pub async fn search(
     org: &OrgId,
     search: users::Search,
 ) -> Result<Vec<UserRow>, ScimError> {
-    let org = org.clone();
+    let owned = org.clone();
     store
-        .run(move |conn| Ok(users::search(conn, &org, &search)?))
+        .scan(org, move |conn| Ok(users::search(conn, &owned, &search)?))
         .await
 }
 

@@ -15,6 +15,11 @@ use super::ScimError;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// Bytes of the MAC a cursor carries: HMAC-SHA256 truncated to 128 bits (as HMAC-SHA-256-128,
+/// RFC 4868 §2.3), which keeps cursors short. A cursor must carry all of them: a shorter tag
+/// would be guessable byte by byte.
+const TAG_LEN: usize = 16;
+
 /// The key cursors are sealed with.
 #[derive(Clone)]
 pub struct CursorKey([u8; 32]);
@@ -44,12 +49,12 @@ impl CursorKey {
         CursorKey(key)
     }
 
-    fn mac(&self, payload: &[u8]) -> [u8; 16] {
+    fn mac(&self, payload: &[u8]) -> [u8; TAG_LEN] {
         let mut mac = hmac_with(&self.0);
         mac.update(payload);
         let full = mac.finalize().into_bytes();
-        let mut out = [0_u8; 16];
-        out.copy_from_slice(&full[..16]);
+        let mut out = [0_u8; TAG_LEN];
+        out.copy_from_slice(&full[..TAG_LEN]);
         out
     }
 
@@ -73,6 +78,11 @@ impl CursorKey {
         let (payload, tag) = cursor.split_once('.').ok_or_else(invalid)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
         let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
+        // `verify_truncated_left` accepts any non-empty prefix of the MAC, down to one byte:
+        // only a tag of the full length is compared (in constant time, by `hmac`).
+        if tag.len() != TAG_LEN {
+            return Err(invalid());
+        }
         let mut mac = hmac_with(&self.0);
         mac.update(&payload);
         mac.verify_truncated_left(&tag).map_err(|_| invalid())?;
@@ -125,6 +135,22 @@ mod tests {
                 .is_err()
         );
         assert!(key.open("org=a filter=x", "garbage").is_err());
+        // The tag's first bytes alone are not enough, however right they are.
+        let tag_bytes = URL_SAFE_NO_PAD.decode(tag).unwrap();
+        assert_eq!(tag_bytes.len(), TAG_LEN);
+        for len in [1, 8, TAG_LEN - 1] {
+            let short = URL_SAFE_NO_PAD.encode(&tag_bytes[..len]);
+            assert!(
+                key.open("org=a filter=x", &format!("{payload}.{short}"))
+                    .is_err(),
+                "a {len}-byte tag is refused"
+            );
+        }
+        let long = URL_SAFE_NO_PAD.encode([tag_bytes.as_slice(), &[0]].concat());
+        assert!(
+            key.open("org=a filter=x", &format!("{payload}.{long}"))
+                .is_err()
+        );
         assert_eq!(
             key.open("q", "x.y").unwrap_err().scim_type(),
             Some(crate::scim::ScimType::InvalidCursor)

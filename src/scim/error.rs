@@ -36,6 +36,8 @@ pub struct ScimError {
     status: u16,
     scim_type: Option<ScimType>,
     detail: String,
+    /// Seconds after which a retry may succeed (`Retry-After`, RFC 9110 §10.2.3).
+    retry_after: Option<u32>,
 }
 
 impl ScimError {
@@ -44,6 +46,7 @@ impl ScimError {
             status,
             scim_type,
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -147,6 +150,13 @@ impl ScimError {
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(503, None, detail)
     }
+    /// 503 with `Retry-After: retry_after_secs`: the server is at capacity (RFC 9110 §15.6.4).
+    pub fn overloaded(detail: impl Into<String>, retry_after_secs: u32) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(503, None, detail)
+        }
+    }
 
     /// The HTTP status code.
     pub fn status(&self) -> u16 {
@@ -159,6 +169,10 @@ impl ScimError {
     /// The human-readable detail.
     pub fn detail(&self) -> &str {
         &self.detail
+    }
+    /// Seconds after which the client may retry, sent as `Retry-After`.
+    pub fn retry_after(&self) -> Option<u32> {
+        self.retry_after
     }
 
     /// The RFC 7644 §3.12 JSON body.

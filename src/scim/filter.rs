@@ -27,6 +27,17 @@ pub const MAX_FILTER_LENGTH: usize = 8 * 1024;
 /// is bounded by it.
 pub const MAX_FILTER_DEPTH: usize = 64;
 
+/// Most comparisons (`attrPath op value` and `attrPath pr`, counted inside `[ ]` too) a filter
+/// may hold; more → 400 `tooMany`. A query costs about one evaluation of each comparison per
+/// resource of the organization it scans, so this bounds the work per resource. Connectors
+/// send one or two; the bound leaves room for generated queries of dozens.
+pub const MAX_FILTER_TERMS: usize = 50;
+
+/// Most substring comparisons (`co`, `sw`, `ew`) a filter may hold; more → 400 `tooMany`.
+/// No index serves them on either backend (`LIKE '%x%'`): each one is evaluated against every
+/// resource the query reaches, often through the JSON document or a child table.
+pub const MAX_FILTER_SUBSTRING_TERMS: usize = 5;
+
 /// Attribute operators of RFC 7644 §3.4.2.2 (table 3), except `pr` (see [`Filter::Present`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CompareOp {
@@ -138,9 +149,54 @@ impl FromStr for Filter {
     /// `emails[type eq "work"].value eq "x"` becomes a [`Filter::ValuePath`] whose filter is
     /// `type eq "work" and value eq "x"`. Text longer than [`MAX_FILTER_LENGTH`] or nested deeper
     /// than [`MAX_FILTER_DEPTH`] is refused. Every error is `invalidFilter`.
+    ///
+    /// A filter of more than [`MAX_FILTER_TERMS`] comparisons or [`MAX_FILTER_SUBSTRING_TERMS`]
+    /// substring comparisons is `tooMany` (RFC 7644 §3.12: more than the server is willing to
+    /// process).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_filter(s).map_err(ScimError::invalid_filter)
+        let filter = parse_filter(s).map_err(ScimError::invalid_filter)?;
+        check_cost(&filter).map_err(ScimError::too_many)?;
+        Ok(filter)
     }
+}
+
+/// Refuses a filter whose evaluation per resource is more than the server is willing to do
+/// ([`MAX_FILTER_TERMS`], [`MAX_FILTER_SUBSTRING_TERMS`]); the error is a detail message.
+fn check_cost(filter: &Filter) -> Result<(), String> {
+    /// Counts comparisons and substring comparisons; the recursion is bounded by the tree's
+    /// height ([`MAX_FILTER_DEPTH`]).
+    fn count(f: &Filter, terms: &mut usize, substrings: &mut usize) {
+        match f {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                count(a, terms, substrings);
+                count(b, terms, substrings);
+            }
+            Filter::Not(a) | Filter::ValuePath { filter: a, .. } => count(a, terms, substrings),
+            Filter::Present(_) => *terms += 1,
+            Filter::Compare { op, .. } => {
+                *terms += 1;
+                if op.is_substring() {
+                    *substrings += 1;
+                }
+            }
+        }
+    }
+    let (mut terms, mut substrings) = (0, 0);
+    count(filter, &mut terms, &mut substrings);
+    if terms > MAX_FILTER_TERMS {
+        return Err(format!(
+            "the filter has {terms} comparisons; this server evaluates at most {MAX_FILTER_TERMS} \
+             per query: split it into several queries"
+        ));
+    }
+    if substrings > MAX_FILTER_SUBSTRING_TERMS {
+        return Err(format!(
+            "the filter has {substrings} substring comparisons (co, sw, ew); this server evaluates \
+             at most {MAX_FILTER_SUBSTRING_TERMS} per query, as no index serves them: use eq where \
+             you can, or split the query"
+        ));
+    }
+    Ok(())
 }
 
 /// Where the paths of a filter are looked up.
@@ -1223,10 +1279,47 @@ mod tests {
         assert_eq!(err.scim_type(), Some(ScimType::InvalidFilter));
         assert_eq!(err.detail(), "longer than 8192 bytes; split the query");
 
-        // A long flat chain stays shallow: 600 terms, balanced to height 11.
+        // A long flat chain stays shallow: 600 terms, balanced to height 11 (and then refused
+        // for its number of terms, not its depth).
         let wide = vec!["title pr"; 600].join(" or ");
         assert!(wide.len() < MAX_FILTER_LENGTH);
-        assert!(wide.parse::<Filter>().is_ok());
+        assert!(parse_filter(&wide).is_ok());
+    }
+
+    #[test]
+    fn bounds_the_number_of_comparisons() {
+        let at_cap = vec!["title pr"; MAX_FILTER_TERMS].join(" or ");
+        assert!(at_cap.parse::<Filter>().is_ok());
+        let over = vec!["title pr"; MAX_FILTER_TERMS + 1].join(" or ");
+        let err = parse_err(&over);
+        assert_eq!(err.scim_type(), Some(ScimType::TooMany));
+        assert_eq!(
+            err.detail(),
+            "the filter has 51 comparisons; this server evaluates at most 50 per query: \
+             split it into several queries"
+        );
+        // Comparisons inside brackets count too.
+        let inner = vec!["value eq \"x\""; MAX_FILTER_TERMS].join(" or ");
+        let bracketed = format!("title pr and emails[{inner}]");
+        assert_eq!(parse_err(&bracketed).scim_type(), Some(ScimType::TooMany));
+
+        let substrings = |n: usize| vec!["title co \"x\""; n].join(" or ");
+        assert!(
+            substrings(MAX_FILTER_SUBSTRING_TERMS)
+                .parse::<Filter>()
+                .is_ok()
+        );
+        for op in ["co", "sw", "ew"] {
+            let many =
+                vec![format!("title {op} \"x\""); MAX_FILTER_SUBSTRING_TERMS + 1].join(" or ");
+            let err = parse_err(&many);
+            assert_eq!(err.scim_type(), Some(ScimType::TooMany), "{op}");
+            assert!(
+                err.detail().contains("at most 5 per query"),
+                "{}",
+                err.detail()
+            );
+        }
     }
 
     #[test]

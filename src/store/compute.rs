@@ -50,9 +50,10 @@ impl Pool {
         match self.queue.try_send(job) {
             Ok(()) => {}
             Err(mpsc::TrySendError::Full(_)) => {
-                return Err(StoreError::Overloaded(
-                    "too many password hashes are waiting to be computed".to_owned(),
-                ));
+                return Err(StoreError::Overloaded {
+                    why: "too many password hashes are waiting to be computed".to_owned(),
+                    retry_after_secs: 1,
+                });
             }
             Err(mpsc::TrySendError::Disconnected(_)) => {
                 return Err(StoreError::Task(
@@ -107,7 +108,7 @@ mod tests {
         assert!(pool.queue.try_send(Box::new(|| {})).is_ok());
         assert!(matches!(
             pool.run(|| 3).await,
-            Err(StoreError::Overloaded(_))
+            Err(StoreError::Overloaded { .. })
         ));
         release.send(()).unwrap();
         assert!(busy.await.unwrap().is_ok());

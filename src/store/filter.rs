@@ -350,8 +350,12 @@ impl Child {
     /// Writes `<resource id> IN (SELECT <key> FROM <table> c WHERE c.org_id = <org> AND (`,
     /// closed by `))`: uncorrelated, so that the child table's own index (e.g. on `value_ci`)
     /// drives the query, and scoped by org as every statement is.
+    /// Opens the subquery (closed by the caller with `))`). Its `WHERE` starts with the budget
+    /// check (an uncorrelated subquery runs on its own, before the rows of the outer query),
+    /// then the org.
     fn open(self, out: &mut SqlBool) {
         out.push(self.opening());
+        out.0.push(budget_check());
         out.push("c.org_id = ");
         out.0.push(Part::Org);
         out.push(" AND (");
@@ -447,11 +451,27 @@ fn child_table_fits(child: Child, filter: &Filter) -> bool {
 /// documentation). Refused with `invalidFilter`, naming the reason: `meta.location` (it depends
 /// on the URL the client used), group `members.display` / `members.$ref` and a user's
 /// `groups.display` / `groups.$ref` / `groups.type` (computed when rendering, not stored).
+///
+/// On SQLite the condition starts with the [`super::budget`] check, so that a read run within
+/// a time budget is stopped on the rows it visits once the budget is spent (PostgreSQL has its
+/// `statement_timeout`).
 pub fn translate(rt: &ResourceTypeDef, filter: &Filter) -> Result<SqlBool, ScimError> {
     let res = Res::of(rt)?;
     let mut out = SqlBool::default();
+    out.0.push(budget_check());
+    out.push("(");
     write_filter(&mut out, res, filter)?;
+    out.push(")");
     Ok(out)
+}
+
+/// `roster_within_budget() AND ` on SQLite, nothing on PostgreSQL: the first term of every
+/// `WHERE` a filter writes, where SQLite evaluates it once per row visited.
+fn budget_check() -> Part {
+    Part::Dialect {
+        pg: Vec::new(),
+        sqlite: vec![Part::Sql(super::budget::CHECK_SQL), Part::Sql(" AND ")],
+    }
 }
 
 fn write_filter(out: &mut SqlBool, res: Res, filter: &Filter) -> Result<(), ScimError> {
@@ -1359,6 +1379,20 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("c.value_ci = ?"), "{out}");
+    }
+
+    #[test]
+    fn sqlite_checks_the_time_budget_first_in_every_where() {
+        let out = lite("title co \"x\" or emails.value co \"y\"");
+        assert!(
+            out.starts_with("SELECT `users`.`id` FROM `users` WHERE (roster_within_budget() AND ("),
+            "{out}"
+        );
+        assert!(
+            out.contains("FROM user_emails c WHERE roster_within_budget() AND "),
+            "{out}"
+        );
+        assert!(!pg("title co \"x\"").contains("roster_within_budget"));
     }
 
     #[test]

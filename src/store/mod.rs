@@ -24,6 +24,7 @@ macro_rules! native {
 }
 
 pub mod audit;
+pub mod budget;
 pub mod compute;
 pub mod filter;
 pub mod groups;
@@ -35,6 +36,8 @@ pub mod tokens;
 pub mod users;
 pub mod writer;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use diesel::connection::{
@@ -45,6 +48,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, CustomizeConnection, ManageConnection};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::ids::OrgId;
 
@@ -106,10 +110,97 @@ pub enum StoreError {
     /// The SQLite writer could not get a connection or the write lock in time.
     #[error("the database is busy: {0}")]
     Busy(String),
-    /// Too much work is queued (writes, password hashing), or queued work waited past its
-    /// deadline: refused rather than left to hang. Answered 503 with `Retry-After`.
-    #[error("the server is overloaded: {0}")]
-    Overloaded(String),
+    /// The server is at capacity (too much work queued: writes, password hashing, database
+    /// tasks, or one organization's scans), or queued work waited past its deadline: refused
+    /// rather than left to hang. Answered 503 with `Retry-After: retry_after_secs`.
+    #[error("the server is at capacity ({why}); retry after {retry_after_secs} s")]
+    Overloaded { why: String, retry_after_secs: u32 },
+    /// A scanning read ran longer than [`StoreSettings::query_timeout`] and was stopped.
+    #[error("the query ran longer than {limit:?} and was stopped")]
+    TooCostly { limit: Duration },
+}
+
+/// SQLite's `PRAGMA synchronous` (docs/operations-durability.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// In WAL mode, a commit survives the process being killed but the last ones may be lost
+    /// when the machine loses power or the OS crashes; fewer `fsync`s.
+    #[default]
+    Normal,
+    /// Every commit is synced to disk before it is acknowledged: survives power loss too.
+    Full,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
+/// Bounds on the database work of requests, and SQLite's durability setting
+/// (docs/limits.md, "Queries").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreSettings {
+    /// Longest a scanning read (a listing, a search, a page) may run: PostgreSQL's
+    /// `statement_timeout` for each of its statements, SQLite's budget ([`budget`]) for all
+    /// of them. Past it the read is stopped: [`StoreError::TooCostly`].
+    pub query_timeout: Duration,
+    /// Scanning reads one organization may have running at once in this process.
+    pub org_scans: u32,
+    /// How long a scanning read waits for one of its organization's [`StoreSettings::org_scans`]
+    /// before it is refused with [`StoreError::Overloaded`].
+    pub scan_wait: Duration,
+    /// Database tasks (queued for a blocking thread or running) this process admits at once;
+    /// one more is refused at once with [`StoreError::Overloaded`].
+    pub max_tasks: u32,
+    /// SQLite's `PRAGMA synchronous`.
+    pub synchronous: Synchronous,
+}
+
+impl Default for StoreSettings {
+    fn default() -> StoreSettings {
+        StoreSettings {
+            query_timeout: Duration::from_secs(5),
+            org_scans: 2,
+            scan_wait: Duration::from_secs(2),
+            max_tasks: 128,
+            synchronous: Synchronous::Normal,
+        }
+    }
+}
+
+/// The admission state of a [`Store`]: the task bound and one semaphore per organization.
+struct Admission {
+    settings: StoreSettings,
+    tasks: Arc<Semaphore>,
+    /// Grows with the organizations that have scanned since start; orgs are few (an operator
+    /// creates each) and never deleted.
+    org_scans: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Admission {
+    fn new(settings: StoreSettings) -> Admission {
+        Admission {
+            settings,
+            tasks: Arc::new(Semaphore::new(usize_of(settings.max_tasks))),
+            org_scans: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Seconds after which a refused scan may find a permit: a running scan ends within the
+    /// query timeout.
+    fn scan_retry_after(&self) -> u32 {
+        let secs = self.settings.query_timeout.as_secs_f64().ceil();
+        // Float to integer saturates; the timeout is a few seconds.
+        (secs as u32).max(1)
+    }
+}
+
+fn usize_of(n: u32) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 /// If `err` is a unique-constraint violation, the text that names the constraint (PostgreSQL's
@@ -162,11 +253,13 @@ impl ManageConnection for Manager {
     }
 }
 
-/// Per-connection SQLite settings. `busy_timeout` must come first: switching to WAL takes a lock,
-/// and without a timeout concurrent first connections fail with "database is locked".
+/// Per-connection SQLite settings, and the [`budget`] function. `busy_timeout` must come
+/// first: switching to WAL takes a lock, and without a timeout concurrent first connections fail
+/// with "database is locked".
 #[derive(Debug)]
 struct SqlitePragmas {
     busy_timeout: Duration,
+    synchronous: Synchronous,
 }
 
 impl CustomizeConnection<DbConnection, r2d2::Error> for SqlitePragmas {
@@ -174,10 +267,12 @@ impl CustomizeConnection<DbConnection, r2d2::Error> for SqlitePragmas {
         if let DbConnection::Sqlite(c) = conn {
             c.batch_execute(&format!(
                 "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                self.busy_timeout.as_millis()
+                 PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
+                self.busy_timeout.as_millis(),
+                self.synchronous.pragma()
             ))
             .map_err(r2d2::Error::QueryError)?;
+            budget::register(c).map_err(r2d2::Error::QueryError)?;
         }
         Ok(())
     }
@@ -202,6 +297,7 @@ pub struct Store {
     writes: std::sync::Arc<tokio::sync::Semaphore>,
     /// CPU-heavy work that must not occupy the threads database work runs on.
     compute: compute::Pool,
+    admission: Arc<Admission>,
 }
 
 /// How a [`Store`] is sized. [`StoreOptions::new`] gives the defaults.
@@ -218,6 +314,8 @@ pub struct StoreOptions {
     pub write_queue: usize,
     /// SQLite: a write still queued after this long is refused instead of run.
     pub write_deadline: Duration,
+    /// Bounds on reads and SQLite's durability.
+    pub queries: StoreSettings,
     /// Threads of the compute pool (password hashing).
     pub compute_threads: usize,
     /// Work waiting for the compute pool; more is refused.
@@ -233,6 +331,7 @@ impl StoreOptions {
             busy_timeout: Duration::from_secs(10),
             write_queue: 1024,
             write_deadline: Duration::from_secs(10),
+            queries: StoreSettings::default(),
             compute_threads: 1,
             compute_queue: 64,
         }
@@ -248,8 +347,9 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens a pool of `pool_size` connections to `url`. Fails when no connection can be made
-    /// within `connect_timeout`, with the database's own error.
+    /// Opens a pool of `pool_size` connections to `url` with the default [`StoreSettings`].
+    /// Fails when no connection can be made within `connect_timeout`, with the database's own
+    /// error.
     pub fn open(url: &str, pool_size: u32, connect_timeout: Duration) -> Result<Store, StoreError> {
         Store::open_with(url, &StoreOptions::new(pool_size, connect_timeout))
     }
@@ -265,6 +365,7 @@ impl Store {
             .test_on_check_out(backend == Backend::Postgres)
             .connection_customizer(Box::new(SqlitePragmas {
                 busy_timeout: options.busy_timeout,
+                synchronous: options.queries.synchronous,
             }));
         let pool = builder
             .build(Manager {
@@ -288,6 +389,7 @@ impl Store {
             writer,
             writes: std::sync::Arc::new(tokio::sync::Semaphore::new(options.write_queue.max(1))),
             compute,
+            admission: Arc::new(Admission::new(options.queries)),
         })
     }
 
@@ -342,9 +444,10 @@ impl Store {
         // Admitted or refused now: a write that cannot be taken on is told so at once instead
         // of waiting in an unbounded queue. The permit is held until the write is answered.
         let Ok(_admitted) = self.writes.clone().try_acquire_owned() else {
-            return Err(E::from(StoreError::Overloaded(
-                "too many writes are waiting for the database".to_owned(),
-            )));
+            return Err(E::from(StoreError::Overloaded {
+                why: "too many writes are waiting for the database".to_owned(),
+                retry_after_secs: 1,
+            }));
         };
         let Some(writer) = &self.writer else {
             return self.run(f).await;
@@ -434,6 +537,77 @@ impl Store {
         self.compute.run(f).await
     }
 
+    /// A read of `org`'s data: [`Store::run_indexed`] when `indexed` (a point read), else
+    /// [`Store::scan`].
+    pub async fn read<T, E, F>(&self, org: &OrgId, indexed: bool, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        if indexed {
+            self.run_indexed(f).await
+        } else {
+            self.scan(org, f).await
+        }
+    }
+
+    /// Runs a read of `org`'s data whose cost grows with the data (a filtered or sorted
+    /// listing, a search, a page), within two bounds. Fairness: at most
+    /// [`StoreSettings::org_scans`] of one organization run at once, so that one organization's
+    /// clients cannot hold every blocking thread and pooled connection while others wait (point
+    /// reads take no permit); a scan that finds none free within [`StoreSettings::scan_wait`] is
+    /// [`StoreError::Overloaded`]. Time: the read runs in one transaction whose statements are
+    /// stopped after [`StoreSettings::query_timeout`] ([`bounded_read`]), which is
+    /// [`StoreError::TooCostly`].
+    pub async fn scan<T, E, F>(&self, org: &OrgId, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let permit = self.scan_permit(org).await.map_err(E::from)?;
+        let limit = self.admission.settings.query_timeout;
+        self.blocking(move |conn| {
+            // Held until the read has ended, even when the client has gone.
+            let _permit = permit;
+            bounded_read(conn, limit, f)
+        })
+        .await
+    }
+
+    /// One of `org`'s scan permits, waiting at most [`StoreSettings::scan_wait`].
+    async fn scan_permit(&self, org: &OrgId) -> Result<OwnedSemaphorePermit, StoreError> {
+        let admission = &self.admission;
+        let semaphore = {
+            let mut orgs = admission
+                .org_scans
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(orgs.entry(org.as_str().to_owned()).or_insert_with(|| {
+                Arc::new(Semaphore::new(usize_of(admission.settings.org_scans)))
+            }))
+        };
+        let overloaded = || StoreError::Overloaded {
+            why: "this organization's searches are all running".to_owned(),
+            retry_after_secs: admission.scan_retry_after(),
+        };
+        match semaphore.clone().try_acquire_owned() {
+            Ok(permit) => return Ok(permit),
+            Err(_) if admission.settings.scan_wait.is_zero() => return Err(overloaded()),
+            Err(_) => {}
+        }
+        match actix_web::rt::time::timeout(admission.settings.scan_wait, semaphore.acquire_owned())
+            .await
+        {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) | Err(_) => {
+                tracing::warn!(org = %org.as_str(), "the organization's scans are all running");
+                Err(overloaded())
+            }
+        }
+    }
+
     /// Whether the database answers a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.run(|conn| {
@@ -459,16 +633,27 @@ impl Store {
         self.blocking(f).await
     }
 
-    /// The one place that hands blocking work a pooled connection.
+    /// The one place that hands blocking work a pooled connection. At most
+    /// [`StoreSettings::max_tasks`] such tasks wait or run at once; one more is refused at once
+    /// ([`StoreError::Overloaded`]) rather than queued without bound. A task waits for a
+    /// connection at most the pool's connection timeout ([`StoreError::Unavailable`]).
     async fn blocking<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        let Ok(slot) = Arc::clone(&self.admission.tasks).try_acquire_owned() else {
+            tracing::warn!("the database task queue is full");
+            return Err(E::from(StoreError::Overloaded {
+                why: "too many database tasks are waiting".to_owned(),
+                retry_after_secs: 1,
+            }));
+        };
         let pool = self.pool.clone();
         let span = tracing::Span::current();
         actix_web::rt::task::spawn_blocking(move || {
+            let _slot = slot;
             let _entered = span.enter();
             let mut conn = pool.get().map_err(StoreError::from)?;
             f(&mut conn)
@@ -619,6 +804,54 @@ where
         }
     }
     result
+}
+
+/// Runs the reads of `f` in one transaction whose work is bounded by `limit`: on PostgreSQL
+/// `SET LOCAL statement_timeout` (each statement), on SQLite the [`budget`] (all statements
+/// together, checked on the rows the filter visits). An error of `f` once the limit was hit is
+/// [`StoreError::TooCostly`]: PostgreSQL's cancellation (SQLSTATE 57014) reaches here only as
+/// text, in the server's language, so it is recognised by the time taken instead.
+fn bounded_read<T, E, F>(conn: &mut DbConnection, limit: Duration, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<StoreError>,
+{
+    let too_costly = || E::from(StoreError::TooCostly { limit });
+    if matches!(conn, DbConnection::Sqlite(_)) {
+        let budget = budget::Budget::start(limit);
+        let result = read_tx(conn, f);
+        return match result {
+            Err(_) if budget.spent() => Err(too_costly()),
+            other => other,
+        };
+    }
+    type Tm = <DbConnection as Connection>::TransactionManager;
+    let query_failed = |e| E::from(StoreError::Query(e));
+    let millis = limit.as_millis().max(1);
+    Tm::begin_transaction(conn).map_err(query_failed)?;
+    if let Err(e) = conn.batch_execute(&format!("SET LOCAL statement_timeout = {millis}")) {
+        if let Err(rollback) = Tm::rollback_transaction(conn) {
+            tracing::error!(error = %rollback, "rollback failed");
+        }
+        return Err(query_failed(e));
+    }
+    let started = crate::clock::monotonic();
+    let result = f(conn);
+    let ended = if result.is_ok() {
+        Tm::commit_transaction(conn)
+    } else {
+        Tm::rollback_transaction(conn)
+    };
+    match result {
+        Err(_) if crate::clock::monotonic().saturating_duration_since(started) >= limit => {
+            Err(too_costly())
+        }
+        Err(e) => Err(e),
+        Ok(value) => {
+            ended.map_err(query_failed)?;
+            Ok(value)
+        }
+    }
 }
 
 /// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite (so a transaction that reads

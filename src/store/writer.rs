@@ -56,10 +56,13 @@ impl From<Failure> for StoreError {
         match failure {
             Failure::Unavailable(why) => StoreError::Busy(why),
             Failure::Aborted(why) => StoreError::Task(why),
-            Failure::Expired(waited) => StoreError::Overloaded(format!(
-                "the write waited {} ms for the database writer and was not run",
-                waited.as_millis()
-            )),
+            Failure::Expired(waited) => StoreError::Overloaded {
+                why: format!(
+                    "the write waited {} ms for the database writer and was not run",
+                    waited.as_millis()
+                ),
+                retry_after_secs: 1,
+            },
         }
     }
 }

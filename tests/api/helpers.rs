@@ -131,6 +131,7 @@ pub fn settings(database_url: &str) -> Settings {
         hash_threads: 1,
         hash_queue: 64,
         cli_lock_wait: Duration::from_secs(120),
+        queries: Default::default(),
     }
 }
 

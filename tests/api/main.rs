@@ -14,6 +14,7 @@ mod admin;
 mod auth;
 mod bulk;
 mod concurrency;
+mod containment_queries;
 mod containment_writes;
 mod cursor;
 mod discovery;

@@ -34,6 +34,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct AdminError {
     #[serde(skip)]
     status: u16,
+    /// `Retry-After` seconds, on a 503.
+    #[serde(skip)]
+    retry_after: Option<u32>,
     /// Stable code, e.g. `not_found`, `forbidden`, `invalid_cursor`.
     pub error: &'static str,
     pub message: String,
@@ -44,6 +47,7 @@ impl AdminError {
     pub fn new(status: u16, error: &'static str, message: impl Into<String>) -> AdminError {
         AdminError {
             status,
+            retry_after: (status == 503).then_some(crate::http::error::RETRY_AFTER_SECONDS),
             error,
             message: message.into(),
         }
@@ -71,7 +75,10 @@ impl From<ScimError> for AdminError {
             (503, _) => "unavailable",
             _ => "internal",
         };
-        AdminError::new(e.status(), code, e.detail())
+        AdminError {
+            retry_after: crate::http::error::retry_after(&e),
+            ..AdminError::new(e.status(), code, e.detail())
+        }
     }
 }
 
@@ -88,11 +95,8 @@ impl ResponseError for AdminError {
                 HeaderValue::from_static("Bearer realm=\"roster\""),
             ));
         }
-        if self.status == 503 {
-            response.insert_header((
-                header::RETRY_AFTER,
-                HeaderValue::from_static(crate::http::error::RETRY_AFTER_SECONDS),
-            ));
+        if let Some(secs) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, secs));
         }
         response.json(self)
     }
