@@ -30,6 +30,7 @@ pub mod import;
 pub mod json;
 pub mod orgs;
 pub mod schema;
+pub mod sqlite_file;
 pub mod tokens;
 pub mod users;
 pub mod writer;
@@ -195,6 +196,9 @@ impl Store {
     /// within `connect_timeout`, with the database's own error.
     pub fn open(url: &str, pool_size: u32, connect_timeout: Duration) -> Result<Store, StoreError> {
         let backend = Backend::of_url(url);
+        if let Some(path) = sqlite_path(url) {
+            sqlite_file::create_private(path)?;
+        }
         let builder = r2d2::Pool::builder()
             .max_size(pool_size.max(1))
             .connection_timeout(connect_timeout)
