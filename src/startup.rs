@@ -114,7 +114,7 @@ impl Application {
     }
 }
 
-/// Opens the pool and applies pending migrations.
+/// Opens the pool, applies pending migrations and recomputes name keys made by an older rule.
 pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = Store::open(
         &settings.database_url,
@@ -126,6 +126,8 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
     }
+    // Name keys are computed in Rust, so a change of their rule is applied here, not in SQL.
+    crate::store::rekey::run(&store).context("recomputing the userName and displayName keys")?;
     Ok(store)
 }
 

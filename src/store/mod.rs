@@ -29,6 +29,7 @@ pub mod groups;
 pub mod import;
 pub mod json;
 pub mod orgs;
+pub mod rekey;
 pub mod schema;
 pub mod sqlite_file;
 pub mod tokens;

@@ -21,6 +21,7 @@ mod explain;
 mod filter;
 mod groups;
 mod lifecycle;
+mod names;
 mod patching;
 mod replay;
 mod schema;
