@@ -11,6 +11,7 @@
 mod helpers;
 
 mod admin;
+mod admin_limits;
 mod auth;
 mod bulk;
 mod concurrency;
