@@ -19,6 +19,8 @@ mod cursor;
 mod discovery;
 mod errors;
 mod explain;
+#[cfg(unix)]
+mod files;
 mod filter;
 mod groups;
 mod lifecycle;
