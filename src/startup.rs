@@ -114,7 +114,7 @@ impl Application {
     }
 }
 
-/// Opens the pool and applies pending migrations.
+/// Opens the pool, applies pending migrations and recomputes name keys made by an older rule.
 pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     open_store_with(settings, &settings.store_options())
 }
@@ -127,6 +127,8 @@ pub fn open_store_with(settings: &Settings, options: &StoreOptions) -> anyhow::R
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
     }
+    // Name keys are computed in Rust, so a change of their rule is applied here, not in SQL.
+    crate::store::rekey::run(&store).context("recomputing the userName and displayName keys")?;
     Ok(store)
 }
 

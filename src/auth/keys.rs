@@ -88,6 +88,21 @@ pub enum KeyError {
         #[source]
         source: io::Error,
     },
+    /// The stored secret file may be read (or replaced) by other users: anyone who can read it can
+    /// sign admin tokens for every org.
+    #[error(
+        "the JWT secret file {} has mode {mode:04o}: other users can read or change it, and \
+         whoever reads it can sign tokens for every org; run `chmod 600 {}` (and rotate the \
+         secret if others may have read it)",
+        path.display(),
+        path.display()
+    )]
+    SharedSecretFile {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The stored secret file is not what [`load_or_create_secret`] writes.
     #[error(
         "{} does not hold a JWT secret (base64url text of at least 32 bytes); delete it to have a \
@@ -210,11 +225,15 @@ pub fn load_or_create_secret(path: &Path) -> Result<Secret, KeyError> {
 }
 
 fn read_secret(path: &Path) -> Result<Secret, KeyError> {
-    let text = fs::read_to_string(path).map_err(|source| KeyError::Unreadable {
+    let unreadable = |source| KeyError::Unreadable {
         path: path.to_path_buf(),
         source,
-    })?;
-    warn_if_shared(path);
+    };
+    let mut file = fs::File::open(path).map_err(unreadable)?;
+    // Checked on the open file, so a file swapped in after the check is not the one read.
+    refuse_if_shared(path, &file)?;
+    let mut text = String::new();
+    io::Read::read_to_string(&mut file, &mut text).map_err(unreadable)?;
     let bad = || KeyError::BadSecretFile {
         path: path.to_path_buf(),
     };
@@ -247,18 +266,33 @@ fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     file.sync_all()
 }
 
+/// Refuses a secret file with any group or other permission bit: readable means anyone on the
+/// host can mint tokens, writable means anyone can replace the key.
 #[cfg(unix)]
-fn warn_if_shared(path: &Path) {
+fn refuse_if_shared(path: &Path, file: &fs::File) -> Result<(), KeyError> {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        tracing::warn!(path = %path.display(), "the JWT secret file is readable by other users; run `chmod 600` on it");
+    let mode = file
+        .metadata()
+        .map_err(|source| KeyError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .permissions()
+        .mode()
+        & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(KeyError::SharedSecretFile {
+            path: path.to_path_buf(),
+            mode,
+        });
     }
+    Ok(())
 }
 
 #[cfg(not(unix))]
-fn warn_if_shared(_path: &Path) {}
+fn refuse_if_shared(_path: &Path, _file: &fs::File) -> Result<(), KeyError> {
+    Ok(())
+}
 
 /// The kind of a public key, which decides the algorithms it may verify (RFC 7518 §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -635,6 +669,12 @@ mod tests {
     fn write(dir: &tempfile::TempDir, name: &str, contents: &str) -> PathBuf {
         let path = dir.path().join(name);
         fs::write(&path, contents).unwrap();
+        // Owner-only, as a secret file must be (the umask would leave it readable by others).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        }
         path
     }
 
@@ -715,6 +755,33 @@ mod tests {
             fs::read_to_string(dir.path().join("short")).unwrap().len(),
             22
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_secret_file_other_users_can_read_or_write_is_refused_with_the_chmod_to_run() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.db.jwt-secret");
+        load_or_create_secret(&path).unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o620, 0o602, 0o666] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            let err = load_or_create_secret(&path).unwrap_err();
+            assert!(
+                matches!(err, KeyError::SharedSecretFile { mode: m, .. } if m == mode),
+                "{mode:o}: {err}"
+            );
+            let message = err.to_string();
+            assert!(
+                message.contains(&format!("chmod 600 {}", path.display())),
+                "{message}"
+            );
+        }
+        // Owner-only modes stay accepted, read-only included.
+        for mode in [0o600, 0o400] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            load_or_create_secret(&path).unwrap();
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! data, errors, attribute paths, filters, the PATCH engine, resource validation, projection and
 //! the discovery documents. Knows nothing of HTTP or databases.
 
+pub mod caseless;
 pub mod cursor;
 pub mod discovery;
 pub mod error;

@@ -31,7 +31,9 @@ pub mod groups;
 pub mod import;
 pub mod json;
 pub mod orgs;
+pub mod rekey;
 pub mod schema;
+pub mod sqlite_file;
 pub mod tokens;
 pub mod users;
 pub mod writer;
@@ -357,6 +359,9 @@ impl Store {
     /// [`Store::open`] with every size given.
     pub fn open_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         let backend = Backend::of_url(url);
+        if let Some(path) = sqlite_path(url) {
+            sqlite_file::create_private(path)?;
+        }
         let builder = r2d2::Pool::builder()
             .max_size(options.pool_size.max(1))
             .connection_timeout(options.connect_timeout)

@@ -121,6 +121,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+
+    settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
 diesel::joinable!(users -> orgs (org_id));
 diesel::joinable!(groups -> orgs (org_id));
 diesel::joinable!(group_members -> groups (group_id));

@@ -4,7 +4,6 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde_json::{Map, Value};
-use unicode_normalization::UnicodeNormalization;
 
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::serialize::ToSql;
@@ -16,20 +15,11 @@ use super::schema::{user_emails, user_phone_numbers, users};
 use super::{DbConnection, MultiBackend};
 use crate::ids::{OrgId, UserId};
 
-/// The key under which `userName` is unique per org and compared by `eq`: compatibility
-/// normalisation (so full-width and ligature forms fold), then Unicode lower-casing, then NFC.
-/// Computed in Rust because SQLite's `lower()` only folds ASCII.
+/// The key under which `userName` is unique per org and compared by `eq`: the caseless key of
+/// [`crate::scim::caseless`] (folding, compatibility normalisation, no ignorables, trimmed).
+/// Computed in Rust because neither backend's SQL can (SQLite's `lower()` only folds ASCII).
 pub fn user_name_key(user_name: &str) -> String {
-    if user_name.is_ascii() {
-        // ASCII is its own NFKC and NFC form, and its lower case is ASCII's.
-        return user_name.to_ascii_lowercase();
-    }
-    user_name
-        .nfkc()
-        .collect::<String>()
-        .to_lowercase()
-        .nfc()
-        .collect()
+    crate::scim::caseless::key(user_name)
 }
 
 /// A user as stored.
@@ -701,35 +691,4 @@ fn multi_values<'a>(resource: &'a Map<String, Value>, attr: &str) -> Vec<MultiVa
             })
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::user_name_key;
-
-    #[test]
-    fn user_name_key_folds_all_of_unicode() {
-        assert_eq!(user_name_key("Alice@Example.COM"), "alice@example.com");
-        assert_eq!(user_name_key("Übel@x"), user_name_key("übel@x"));
-        assert_eq!(
-            user_name_key("ALİCE"),
-            user_name_key("ALİCE".to_lowercase().as_str())
-        );
-        assert_eq!(user_name_key("ＡＢＣ"), "abc");
-        // Precomposed and decomposed forms are one name.
-        assert_eq!(user_name_key("e\u{301}"), user_name_key("\u{e9}"));
-    }
-
-    #[test]
-    fn ascii_user_names_fold_as_the_unicode_rule_does() {
-        use unicode_normalization::UnicodeNormalization;
-        let ascii: String = (0_u8..128).map(char::from).collect();
-        let unicode_rule: String = ascii
-            .nfkc()
-            .collect::<String>()
-            .to_lowercase()
-            .nfc()
-            .collect();
-        assert_eq!(user_name_key(&ascii), unicode_rule);
-    }
 }

@@ -11,6 +11,7 @@
 mod helpers;
 
 mod admin;
+mod admin_limits;
 mod auth;
 mod bulk;
 mod concurrency;
@@ -20,10 +21,13 @@ mod cursor;
 mod discovery;
 mod errors;
 mod explain;
+#[cfg(unix)]
+mod files;
 mod filter;
 mod groups;
 mod integrity;
 mod lifecycle;
+mod names;
 mod patching;
 mod replay;
 mod schema;

@@ -29,6 +29,7 @@ fn declared() -> Tables {
         audit_events,
         groups,
         group_members,
+        settings,
     ];
     let mut tables = Tables::new();
     for sql in selects {

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Admin, AdminError};
+use super::{Admin, AdminError, check_id};
 use crate::http::AppState;
 use crate::provisioning::audit;
 
@@ -57,6 +57,9 @@ pub async fn list(
         return Err(AdminError::invalid(format!(
             "limit must be between 1 and {MAX_LIMIT}"
         )));
+    }
+    if let Some(user_id) = &query.user_id {
+        check_id("user_id", user_id)?;
     }
     let after = query
         .after

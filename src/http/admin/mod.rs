@@ -1,5 +1,9 @@
 //! The admin API under `/admin/v1` (DESIGN.md §1): the "Manage users" screen of an org admin,
 //! over JSON. Only `admin` tokens; errors are `{"error": code, "message": text}`.
+//!
+//! Every body and field is bounded here, at the edge (docs/limits.md, Admin API): a body limit,
+//! a length per text field, no control characters where text cannot hold them. Below this
+//! module nothing sees a value the database would refuse (PostgreSQL refuses NUL in text).
 
 pub mod audit;
 pub mod users;
@@ -16,6 +20,15 @@ use serde::Serialize;
 use super::extract::Authenticated;
 use crate::auth::{Principal, Role};
 use crate::scim::{ScimError, ScimType};
+
+/// The largest admin request body, in bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// The longest deactivation `reason`, in characters.
+pub const MAX_REASON_CHARS: usize = 1000;
+/// The longest `q` of the user list, in characters.
+pub const MAX_QUERY_CHARS: usize = 256;
+/// The longest id (a path id, `user_id`), in characters; roster's ids are 36-character UUIDs.
+pub const MAX_ID_CHARS: usize = 64;
 
 /// Admin routes, relative to `/admin/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -134,14 +147,73 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, AdminError> {
     ))
 }
 
+/// 413 `payload_too_large`: a body over [`MAX_BODY_BYTES`].
+fn body_too_large() -> AdminError {
+    AdminError::new(
+        413,
+        "payload_too_large",
+        format!("the request body is larger than the admin API's limit of {MAX_BODY_BYTES} bytes"),
+    )
+}
+
 /// Errors from the JSON body and query extractors, in the admin vocabulary.
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
-        .limit(16 * 1024)
+        .limit(MAX_BODY_BYTES)
         .content_type_required(false)
-        .error_handler(|err, _req| {
-            AdminError::invalid(format!("the request body is not the expected JSON: {err}")).into()
+        .error_handler(|err, _req| match err {
+            actix_web::error::JsonPayloadError::Overflow { .. }
+            | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                body_too_large().into()
+            }
+            err => AdminError::invalid(format!("the request body is not the expected JSON: {err}"))
+                .into(),
         })
+}
+
+/// The raw body of a request, at most [`MAX_BODY_BYTES`]: for the endpoints whose body is
+/// optional, which therefore cannot use the JSON extractor (and its limit).
+pub async fn read_body(payload: web::Payload) -> Result<web::Bytes, AdminError> {
+    match payload.to_bytes_limited(MAX_BODY_BYTES).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(AdminError::invalid(format!(
+            "the request body could not be read: {e}"
+        ))),
+        Err(_) => Err(body_too_large()),
+    }
+}
+
+/// Which control characters a text field may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    /// None: one-line values (ids, search text).
+    Refused,
+    /// Tab, line feed and carriage return (free text such as a reason); no other.
+    Allowed,
+}
+
+/// Checks a text field: at most `max` characters, and no control character (Unicode `Cc`:
+/// NUL, escapes, DEL, C1) except the line breaks `lines` allows. The message names the field
+/// and never echoes the value.
+pub fn check_text(field: &str, value: &str, max: usize, lines: Lines) -> Result<(), AdminError> {
+    if value.chars().count() > max {
+        return Err(AdminError::invalid(format!(
+            "'{field}' is longer than {max} characters"
+        )));
+    }
+    let allowed = |c: char| lines == Lines::Allowed && matches!(c, '\t' | '\n' | '\r');
+    if let Some(c) = value.chars().find(|&c| c.is_control() && !allowed(c)) {
+        return Err(AdminError::invalid(format!(
+            "'{field}' contains the control character U+{:04X}; remove it",
+            u32::from(c)
+        )));
+    }
+    Ok(())
+}
+
+/// [`check_text`] for an id (a path segment or `user_id`).
+pub fn check_id(field: &str, value: &str) -> Result<(), AdminError> {
+    check_text(field, value, MAX_ID_CHARS, Lines::Refused)
 }
 
 /// Query-string errors in the admin vocabulary.

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Admin, AdminError};
+use super::{Admin, AdminError, Lines, check_id, check_text};
 use crate::http::AppState;
 use crate::ids::UserId;
 use crate::provisioning::users::{self, etag};
@@ -102,12 +102,15 @@ pub async fn list(
         None | Some("") => None,
         Some("active") => Some(true),
         Some("deactivated") => Some(false),
-        Some(other) => {
-            return Err(AdminError::invalid(format!(
-                "status must be 'active' or 'deactivated', not '{other}'"
-            )));
+        Some(_) => {
+            return Err(AdminError::invalid(
+                "status must be 'active' or 'deactivated'",
+            ));
         }
     };
+    if let Some(q) = &query.q {
+        check_text("q", q, super::MAX_QUERY_CHARS, Lines::Refused)?;
+    }
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(AdminError::invalid(format!(
@@ -141,6 +144,7 @@ pub async fn get(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
+    check_id("id", &id)?;
     let row = users::get(&state.store, &admin.0.org, &id).await?;
     Ok(HttpResponse::Ok().json(AdminUser::from(&row)))
 }
@@ -158,8 +162,10 @@ pub async fn deactivate(
     admin: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
+    check_id("id", &id)?;
+    let body = super::read_body(payload).await?;
     // The body is optional; when present it must be the documented JSON.
     let reason = if body.iter().all(u8::is_ascii_whitespace) {
         None
@@ -172,6 +178,9 @@ pub async fn deactivate(
             })?
             .reason
     };
+    if let Some(reason) = &reason {
+        check_text("reason", reason, super::MAX_REASON_CHARS, Lines::Allowed)?;
+    }
     set_active(admin, state, &id, false, reason).await
 }
 
@@ -181,6 +190,7 @@ pub async fn activate(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
+    check_id("id", &id)?;
     set_active(admin, state, &id, true, None).await
 }
 
