@@ -22,6 +22,7 @@ mod filter;
 mod groups;
 mod lifecycle;
 mod patching;
+mod properties;
 mod replay;
 mod schema;
 mod tenancy;
