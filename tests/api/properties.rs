@@ -429,7 +429,8 @@ fn json_value() -> impl Strategy<Value = Value> {
             "",
             "work",
             "2026-11-29T09:00:00Z",
-            "not a date"
+            "not a date",
+            "a\u{0}b"
         ])
         .prop_map(Value::from),
         "\\PC{0,12}".prop_map(Value::String),
@@ -444,7 +445,13 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 /// A PATCH operation a connector could send: a valid path with a value of the right type.
 fn typed_operation() -> impl Strategy<Value = Value> {
-    let word = || one_of(WORDS).prop_map(Value::from);
+    // Now and then a control character: every string must be stored or refused, on each backend.
+    let word = || {
+        prop_oneof![
+            12 => one_of(WORDS).prop_map(Value::from),
+            1 => Just(Value::from("nul\u{0}here")),
+        ]
+    };
     let email = (
         one_of(WORDS),
         one_of(DOMAINS),
@@ -1029,6 +1036,25 @@ async fn run_filters<F>(
     }
 }
 
+/// One case of the PATCH robustness property: a PATCH body is applied or refused with a
+/// SCIM 4xx, never a server error.
+async fn patched_or_refused(app: &TestApp, id: &str, body: &Value) -> Result<(), TestCaseError> {
+    let response = app
+        .request(reqwest::Method::PATCH, &format!("/Users/{id}"), Some(body))
+        .await;
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap_or_default();
+    prop_assert!(
+        status == StatusCode::OK
+            || status == StatusCode::NO_CONTENT
+            || (status.is_client_error() && answer["scimType"].is_string()),
+        "answered {} {}",
+        status,
+        answer
+    );
+    Ok(())
+}
+
 both_backends! {
     async fn generated_filters_select_what_the_evaluator_selects(app) {
         let users = load_users(&app, 30).await;
@@ -1037,6 +1063,20 @@ both_backends! {
             async move { agrees(app, users, &f).await }
         })
         .await;
+    }
+
+    async fn patch_bodies_are_never_a_server_error(app) {
+        let id = app.create_user("patched@example.com").await["id"].as_str().unwrap().to_owned();
+        let handle = tokio::runtime::Handle::current();
+        let mut runner = TestRunner::new(config(128));
+        let result = tokio::task::block_in_place(|| {
+            runner.run(&patch_body(), |body| handle.block_on(patched_or_refused(&app, &id, &body)))
+        });
+        match result {
+            Ok(()) => {}
+            Err(TestError::Fail(why, body)) => panic!("{:?}: PATCH {body}: {why}", app.backend),
+            Err(e) => panic!("{:?}: {e}", app.backend),
+        }
     }
 
     async fn filter_text_is_never_a_server_error(app) {
