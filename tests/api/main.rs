@@ -29,6 +29,7 @@ mod integrity;
 mod lifecycle;
 mod names;
 mod patching;
+mod properties;
 mod replay;
 mod schema;
 mod tenancy;
