@@ -82,7 +82,7 @@ pub fn check_text(
         if folded > max {
             return Err(ScimError::invalid_value(format!(
                 "attribute '{label}' is {folded} bytes long once normalised for caseless \
-                 matching (NFKC, lower case); at most {max} bytes are accepted (see \
+                 matching; at most {max} bytes are accepted (see \
                  docs/limits.md)"
             )));
         }
@@ -90,14 +90,13 @@ pub fn check_text(
     Ok(())
 }
 
-/// The length in UTF-8 bytes of `text` compatibility-normalised (NFKC) and lower-cased: the
-/// form caseless keys are made from.
+/// The length in UTF-8 bytes of the longest indexed key made from `text`: the caseless key of
+/// `userName` and group `displayName` ([`super::caseless::key`]), or the lower-cased form kept
+/// for `emails.value`.
 fn folded_len(text: &str) -> usize {
-    use unicode_normalization::UnicodeNormalization;
-    text.nfkc()
-        .flat_map(char::to_lowercase)
-        .map(char::len_utf8)
-        .sum()
+    super::caseless::key(text)
+        .len()
+        .max(text.to_lowercase().len())
 }
 
 /// What a value of `kind` must be, for error details.
