@@ -820,6 +820,28 @@ mod tests {
     }
 
     #[test]
+    fn sqlite_synchronous_is_the_configured_one() {
+        #[derive(QueryableByName)]
+        struct Pragma {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            synchronous: i32,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("t.db").display().to_string();
+        for (setting, expected) in [(Synchronous::Normal, 1), (Synchronous::Full, 2)] {
+            let settings = StoreSettings {
+                synchronous: setting,
+                ..StoreSettings::default()
+            };
+            let store = Store::open_with(&url, 1, Duration::from_secs(5), settings).unwrap();
+            let pragma: Pragma = diesel::sql_query("PRAGMA synchronous")
+                .get_result(&mut *store.conn().unwrap())
+                .unwrap();
+            assert_eq!(pragma.synchronous, expected, "{setting:?}");
+        }
+    }
+
+    #[test]
     fn kept_transactions_keep_diesels_depth_true() {
         let (_dir, mut conn) = sqlite();
         begin_kept(&mut conn, "BEGIN").unwrap();

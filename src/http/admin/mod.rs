@@ -37,6 +37,9 @@ pub struct AdminError {
     /// Stable code, e.g. `not_found`, `forbidden`, `invalid_cursor`.
     pub error: &'static str,
     pub message: String,
+    /// Seconds after which a retry may succeed, sent as `Retry-After` (503 when at capacity).
+    #[serde(skip)]
+    retry_after: Option<u32>,
 }
 
 impl AdminError {
@@ -46,6 +49,7 @@ impl AdminError {
             status,
             error,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -71,7 +75,10 @@ impl From<ScimError> for AdminError {
             (503, _) => "unavailable",
             _ => "internal",
         };
-        AdminError::new(e.status(), code, e.detail())
+        AdminError {
+            retry_after: e.retry_after(),
+            ..AdminError::new(e.status(), code, e.detail())
+        }
     }
 }
 
@@ -87,6 +94,9 @@ impl ResponseError for AdminError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"roster\""),
             ));
+        }
+        if let Some(secs) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         response.json(self)
     }
