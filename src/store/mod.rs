@@ -543,9 +543,11 @@ impl Store {
 
     /// Runs blocking database work off the async workers, inside the caller's tracing span.
     ///
-    /// With [`Store::run_indexed`] (point reads) and [`Store::run_write`] (writes), the only ways
+    /// With [`Store::run_indexed`] (point reads), [`Store::scan`] (reads that grow with the
+    /// data: use it, not this, for those) and [`Store::run_write`] (writes), the only ways
     /// request handlers reach the database: the closure gets a pooled connection; a pool that
-    /// cannot hand one out in time is [`StoreError::Unavailable`].
+    /// cannot hand one out in time is [`StoreError::Unavailable`], a full task queue
+    /// [`StoreError::Overloaded`].
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
