@@ -626,9 +626,11 @@ impl Store {
 
     /// Runs blocking database work off the async workers, inside the caller's tracing span.
     ///
-    /// With [`Store::run_indexed`] (point reads) and [`Store::run_write`] (writes), the only ways
+    /// With [`Store::run_indexed`] (point reads), [`Store::scan`] (reads that grow with the
+    /// data: use it, not this, for those) and [`Store::run_write`] (writes), the only ways
     /// request handlers reach the database: the closure gets a pooled connection; a pool that
-    /// cannot hand one out in time is [`StoreError::Unavailable`].
+    /// cannot hand one out in time is [`StoreError::Unavailable`], a full task queue
+    /// [`StoreError::Overloaded`].
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
@@ -901,6 +903,31 @@ mod tests {
         let path = dir.path().join("t.db");
         let conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
         (dir, DbConnection::Sqlite(conn))
+    }
+
+    #[test]
+    fn sqlite_synchronous_is_the_configured_one() {
+        #[derive(QueryableByName)]
+        struct Pragma {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            synchronous: i32,
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let url = dir.path().join("t.db").display().to_string();
+        for (setting, expected) in [(Synchronous::Normal, 1), (Synchronous::Full, 2)] {
+            let options = StoreOptions {
+                queries: StoreSettings {
+                    synchronous: setting,
+                    ..StoreSettings::default()
+                },
+                ..StoreOptions::new(1, Duration::from_secs(5))
+            };
+            let store = Store::open_with(&url, &options).unwrap();
+            let pragma: Pragma = diesel::sql_query("PRAGMA synchronous")
+                .get_result(&mut *store.conn().unwrap())
+                .unwrap();
+            assert_eq!(pragma.synchronous, expected, "{setting:?}");
+        }
     }
 
     #[test]

@@ -232,6 +232,40 @@ mod bounded {
         assert_eq!(response.status(), StatusCode::OK);
     }
 
+    async fn the_admin_list_takes_its_turn_too(backend: Backend) {
+        let app = TestApp::spawn_with(backend, |s| {
+            s.queries.org_scans = 1;
+            s.queries.scan_wait = std::time::Duration::ZERO;
+        })
+        .await;
+        seed(&app, "default", 2000).await;
+        let admin = app.mint(roster::auth::Role::Admin, "default", None);
+        let handles: Vec<_> = (0..12)
+            .map(|_| {
+                let request = app
+                    .client
+                    .get(format!("{}/admin/v1/users?q=nobody&limit=100", app.address))
+                    .bearer_auth(&admin);
+                tokio::spawn(async move { request.send().await.unwrap() })
+            })
+            .collect();
+        let mut refused = 0;
+        for handle in handles {
+            let response = handle.await.unwrap();
+            match response.status() {
+                StatusCode::OK => {}
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    refused += 1;
+                    assert!(response.headers().contains_key("retry-after"));
+                    let body: Value = response.json().await.unwrap();
+                    assert_eq!(body["error"], "unavailable", "{body}");
+                }
+                other => panic!("unexpected {other}"),
+            }
+        }
+        assert!(refused > 0);
+    }
+
     macro_rules! on_both {
         ($($name:ident),*) => {$(
             mod $name {
@@ -249,6 +283,7 @@ mod bounded {
     on_both!(
         a_query_past_the_timeout_is_too_many_and_the_server_lives_on,
         one_orgs_scans_take_turns_and_other_orgs_lookups_do_not_wait,
-        a_full_task_queue_is_503_with_retry_after
+        a_full_task_queue_is_503_with_retry_after,
+        the_admin_list_takes_its_turn_too
     );
 }
