@@ -24,6 +24,7 @@ macro_rules! native {
 }
 
 pub mod audit;
+pub mod events;
 pub mod filter;
 pub mod groups;
 pub mod import;

@@ -126,6 +126,7 @@ pub fn settings(database_url: &str) -> Settings {
         db_pool_size: 4,
         db_timeout: Duration::from_secs(10),
         workers: Some(2),
+        events: Default::default(),
     }
 }
 

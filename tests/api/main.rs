@@ -17,6 +17,7 @@ mod concurrency;
 mod cursor;
 mod discovery;
 mod errors;
+mod events;
 mod explain;
 mod filter;
 mod groups;

@@ -29,6 +29,8 @@ fn declared() -> Tables {
         audit_events,
         groups,
         group_members,
+        event_subscriptions,
+        event_deliveries,
     ];
     let mut tables = Tables::new();
     for sql in selects {
