@@ -226,7 +226,14 @@ pub fn enqueue(conn: &mut DbConnection, event: &NewEvent<'_>) -> QueryResult<()>
     let query = event_subscriptions::table
         .filter(event_subscriptions::org_id.eq(event.org.as_str()))
         .select((event_subscriptions::id, event_subscriptions::events));
-    let subscriptions: Vec<(String, Option<String>)> = native!(conn, |c| query.load(c))?;
+    // On PostgreSQL the rows are read `FOR KEY SHARE`, the lock the deliveries' foreign key
+    // takes anyway, taken before deciding: a subscription being deleted concurrently is waited
+    // for and then skipped, instead of failing this change on the foreign key. It does not
+    // conflict with the worker's or an admin's updates of a subscription.
+    let subscriptions: Vec<(String, Option<String>)> = match conn {
+        DbConnection::Pg(c) => query.for_key_share().load(c)?,
+        DbConnection::Sqlite(c) => query.load(c)?,
+    };
     let targets: Vec<&str> = subscriptions
         .iter()
         .filter(|(_, events)| wants(events.as_deref(), kind))
