@@ -153,6 +153,10 @@ pub struct Settings {
     /// Bounds on the work of queries, and SQLite's durability.
     #[command(flatten)]
     pub queries: QuerySettings,
+
+    /// Lifecycle event delivery (docs/events.md).
+    #[command(flatten)]
+    pub events: EventSettings,
 }
 
 /// Bounds on the database work of requests (docs/limits.md, "Queries") and SQLite's
@@ -231,6 +235,50 @@ impl QuerySettings {
     }
 }
 
+/// Settings of lifecycle event delivery (docs/events.md).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct EventSettings {
+    /// Allow receiver URLs over plain `http` and to loopback or private addresses (tests and
+    /// local development only).
+    #[arg(long = "events-allow-insecure", env = "ROSTER_EVENTS_ALLOW_INSECURE", default_value = "false", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), global = true)]
+    pub allow_insecure: bool,
+
+    /// Run the delivery worker in this process. With several nodes every node may run it.
+    #[arg(long = "events-worker", env = "ROSTER_EVENTS_WORKER", default_value = "true", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), global = true)]
+    pub worker: bool,
+
+    /// How often the worker looks for due deliveries when it is idle.
+    #[arg(long = "events-poll-interval", env = "ROSTER_EVENTS_POLL_INTERVAL", default_value = "1s", value_parser = humantime::parse_duration, global = true)]
+    pub poll_interval: Duration,
+
+    /// The ceiling of the first retry's random delay; it doubles with each failure (capped at
+    /// one hour).
+    #[arg(long = "events-retry-base", env = "ROSTER_EVENTS_RETRY_BASE", default_value = "2s", value_parser = humantime::parse_duration, global = true)]
+    pub retry_base: Duration,
+
+    /// How long a subscription may fail without a success before it is disabled.
+    #[arg(long = "events-retry-window", env = "ROSTER_EVENTS_RETRY_WINDOW", default_value = "24h", value_parser = humantime::parse_duration, global = true)]
+    pub retry_window: Duration,
+
+    /// Time limit of one delivery request, connecting included.
+    #[arg(long = "events-timeout", env = "ROSTER_EVENTS_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    pub timeout: Duration,
+}
+
+impl Default for EventSettings {
+    /// The defaults of the flags above.
+    fn default() -> EventSettings {
+        EventSettings {
+            allow_insecure: false,
+            worker: true,
+            poll_interval: Duration::from_secs(1),
+            retry_base: Duration::from_secs(2),
+            retry_window: Duration::from_secs(24 * 3600),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 fn parse_secret(s: &str) -> Result<Secret, String> {
     Ok(Secret::from_config(s))
 }
@@ -302,5 +350,26 @@ impl Settings {
             algorithms: self.jwt_algorithms.clone(),
             leeway_seconds: 60,
         })
+    }
+}
+
+#[cfg(test)]
+mod event_settings_tests {
+    use clap::Parser as _;
+
+    use super::EventSettings;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        events: EventSettings,
+    }
+
+    #[test]
+    fn the_default_is_what_the_flags_default_to() {
+        let parsed = Cli::try_parse_from(["roster"]).unwrap();
+        assert_eq!(parsed.events, EventSettings::default());
+        let insecure = Cli::try_parse_from(["roster", "--events-allow-insecure", "true"]).unwrap();
+        assert!(insecure.events.allow_insecure);
     }
 }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod events;
 pub mod http;
 pub mod ids;
 pub mod provisioning;

@@ -12,6 +12,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 use crate::auth::Verifier;
 use crate::config::Settings;
 use crate::http::{self, AppState};
+use crate::provisioning::delivery::Worker;
 use crate::scim::cursor::CursorKey;
 use crate::scim::discovery::{BulkLimits, Capabilities};
 use crate::store::{Store, StoreOptions};
@@ -23,6 +24,8 @@ const DEFAULT_PAGE_SIZE: u32 = 100;
 pub struct Application {
     port: u16,
     server: Server,
+    /// The event delivery worker, when this process runs one (docs/events.md).
+    events: Option<Worker>,
 }
 
 impl Application {
@@ -41,6 +44,13 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let events = settings
+            .events
+            .worker
+            .then(|| Worker::new(store.clone(), settings.events.clone()))
+            .transpose()
+            .context("building the event delivery client")?;
+        let event_settings = web::Data::new(settings.events.clone());
         let state = web::Data::new(AppState {
             store,
             verifier,
@@ -55,6 +65,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(event_settings.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(max_body)
@@ -100,6 +111,7 @@ impl Application {
         Ok(Application {
             port,
             server: server.run(),
+            events,
         })
     }
 
@@ -108,9 +120,16 @@ impl Application {
         self.port
     }
 
-    /// Serves until the process is told to stop (SIGINT/SIGTERM: graceful shutdown).
+    /// Serves until the process is told to stop (SIGINT/SIGTERM: graceful shutdown). The event
+    /// delivery worker runs as a task beside the server on this thread's runtime, and stops
+    /// with it; an event it was sending is sent again by the next worker (at least once).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let worker = self.events.map(|w| tokio::spawn(w.run()));
+        let served = self.server.await;
+        if let Some(worker) = worker {
+            worker.abort();
+        }
+        served
     }
 }
 

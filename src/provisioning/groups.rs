@@ -310,8 +310,10 @@ pub async fn delete(
                 check(&precondition, current.version)?;
                 let now = clock::now();
                 detach_member(conn, &actor, id.as_str(), now)?;
+                // Recorded before the row goes, so that its event can name the group.
+                record(conn, &actor, "group.delete", &id, Vec::new(), None, now)?;
                 groups::delete(conn, &actor.org, &id)?;
-                record(conn, &actor, "group.delete", &id, Vec::new(), None, now)
+                Ok(())
             })
         })
         .await

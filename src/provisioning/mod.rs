@@ -4,6 +4,8 @@
 pub mod access;
 pub mod audit;
 pub mod bulk;
+pub mod delivery;
+pub mod events;
 pub mod groups;
 pub mod lifecycle;
 pub mod users;

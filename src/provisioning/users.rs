@@ -288,8 +288,10 @@ pub async fn delete(
                 // Its memberships go in the same transaction; each group it was in gets a new
                 // version and a `group.update` event.
                 super::groups::detach_member(conn, &actor, id.as_str(), now)?;
+                // Recorded before the row goes, so that its event can name the user.
+                record(conn, &actor, "user.delete", &id, Vec::new(), None, now)?;
                 users::delete(conn, &actor.org, &id)?;
-                record(conn, &actor, "user.delete", &id, Vec::new(), None, now)
+                Ok(())
             })
         })
         .await

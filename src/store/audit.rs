@@ -44,7 +44,8 @@ pub struct EventRow {
     pub detail: Option<Doc>,
 }
 
-/// Appends an event.
+/// Appends an event, and makes it deliverable to the org's event subscriptions in the same
+/// transaction ([`super::events::enqueue`]): every audited change passes through here.
 pub fn append(conn: &mut DbConnection, event: &NewEvent<'_>) -> QueryResult<()> {
     let row = diesel::insert_into(audit_events::table).values((
         audit_events::org_id.eq(event.org.as_str()),
@@ -57,7 +58,8 @@ pub fn append(conn: &mut DbConnection, event: &NewEvent<'_>) -> QueryResult<()> 
         audit_events::attributes.eq(Doc(serde_json::Value::from(event.attributes.clone()))),
         audit_events::detail.eq(event.detail.clone().map(Doc)),
     ));
-    native!(conn, |c| row.execute(c)).map(drop)
+    native!(conn, |c| row.execute(c))?;
+    super::events::enqueue(conn, event)
 }
 
 /// Events of `org`, oldest first, optionally for one target, after the event id `after`.

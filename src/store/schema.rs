@@ -130,11 +130,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+
+    event_subscriptions (id) {
+        id -> Text,
+        org_id -> Text,
+        url -> Text,
+        format -> Text,
+        events -> Nullable<Text>,
+        description -> Nullable<Text>,
+        secret -> Text,
+        status -> Text,
+        disabled_reason -> Nullable<Text>,
+        disabled_at -> Nullable<Timestamp>,
+        failing_since -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    event_deliveries (id) {
+        id -> BigInt,
+        subscription_id -> Text,
+        org_id -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_attempt_at -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        response_excerpt -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> orgs (org_id));
 diesel::joinable!(groups -> orgs (org_id));
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(user_emails -> users (user_id));
 diesel::joinable!(user_phone_numbers -> users (user_id));
+diesel::joinable!(event_deliveries -> event_subscriptions (subscription_id));
 diesel::allow_tables_to_appear_in_same_query!(
     orgs,
     users,
@@ -144,4 +188,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     groups,
     group_members,
+    event_subscriptions,
+    event_deliveries,
 );

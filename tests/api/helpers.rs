@@ -132,6 +132,7 @@ pub fn settings(database_url: &str) -> Settings {
         hash_queue: 64,
         cli_lock_wait: Duration::from_secs(120),
         queries: Default::default(),
+        events: Default::default(),
     }
 }
 

@@ -20,6 +20,7 @@ mod containment_writes;
 mod cursor;
 mod discovery;
 mod errors;
+mod events;
 mod explain;
 #[cfg(unix)]
 mod files;

@@ -30,6 +30,8 @@ fn declared() -> Tables {
         groups,
         group_members,
         settings,
+        event_subscriptions,
+        event_deliveries,
     ];
     let mut tables = Tables::new();
     for sql in selects {

@@ -6,6 +6,7 @@
 //! module nothing sees a value the database would refuse (PostgreSQL refuses NUL in text).
 
 pub mod audit;
+pub mod events;
 pub mod users;
 
 use std::future::Future;
@@ -37,6 +38,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/users/{id}/deactivate").route(web::post().to(users::deactivate)))
         .service(web::resource("/users/{id}/activate").route(web::post().to(users::activate)))
         .service(web::resource("/audit-events").route(web::get().to(audit::list)))
+        .service(
+            web::resource("/event-subscriptions")
+                .route(web::get().to(events::list))
+                .route(web::post().to(events::create)),
+        )
+        .service(
+            web::resource("/event-subscriptions/{id}")
+                .route(web::get().to(events::get))
+                .route(web::delete().to(events::delete)),
+        )
+        .service(
+            web::resource("/event-subscriptions/{id}/deliveries")
+                .route(web::get().to(events::deliveries)),
+        )
+        .service(
+            web::resource("/event-subscriptions/{id}/test").route(web::post().to(events::test)),
+        )
+        .service(
+            web::resource("/event-subscriptions/{id}/enable").route(web::post().to(events::enable)),
+        )
         .default_service(web::to(not_found));
 }
 

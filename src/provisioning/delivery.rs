@@ -1,0 +1,352 @@
+//! The delivery worker (docs/events.md): sends the outbox's events to their receivers as
+//! Standard Webhooks, at least once and in order per subscription.
+//!
+//! Each turn it leases the subscriptions whose oldest pending event is due
+//! (`store::events::claim`: `SKIP LOCKED` on PostgreSQL, so nodes share the work without
+//! waiting on each other), and sends each one's events strictly one after another, oldest
+//! first. A failure stops that subscription's turn and schedules its head again (exponential
+//! backoff, full jitter, `Retry-After` honoured); the other subscriptions go on. A subscription
+//! failing for longer than the retry window, or answered `410 Gone`, is disabled, and keeps its
+//! undelivered events for when an admin enables it again. A worker that dies holding a lease
+//! hands over when the lease expires; the event it was sending is sent again (at least once).
+//!
+//! It runs as a task on the runtime of the thread that serves (`Application::run_until_stopped`),
+//! which otherwise only waits for signals; request handlers run on their own worker threads and
+//! never wait for it. Its database work is small statements: on SQLite its writes queue in the
+//! same writer as requests' writes, one short savepoint each.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+
+use super::events::is_public;
+use crate::clock;
+use crate::config::EventSettings;
+use crate::events::{retry_delay, webhook};
+use crate::store::events::{self, Attempt, DeliveryRow, SubscriptionRow};
+use crate::store::{Store, StoreError, write_tx};
+
+/// Subscriptions one turn leases at most.
+const CLAIM: i64 = 16;
+/// Events one subscription's turn sends at most before its lease is given back, so that a
+/// long backlog does not hold one worker.
+const PER_TURN: usize = 100;
+/// The longest wait between two attempts.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
+/// How much of a response body is kept, for the deliveries API.
+const EXCERPT_BYTES: usize = 256;
+/// A lease outlives one attempt by this much, so a live worker never loses it mid-request.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// The delivery worker of one process.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    store: Store,
+    client: reqwest::Client,
+    settings: EventSettings,
+    /// This worker's name in `lease_owner`.
+    owner: String,
+}
+
+impl Worker {
+    /// A worker sending through its own HTTP client: no redirects followed, each request
+    /// bounded by `settings.timeout`, and (unless insecure receivers are allowed) host names
+    /// resolving only to public addresses, checked on every connection.
+    pub fn new(store: Store, settings: EventSettings) -> Result<Worker, reqwest::Error> {
+        let mut client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
+            .user_agent(concat!("roster/", env!("CARGO_PKG_VERSION")));
+        if !settings.allow_insecure {
+            client = client.dns_resolver(std::sync::Arc::new(PublicOnly));
+        }
+        Ok(Worker {
+            store,
+            client: client.build()?,
+            settings,
+            owner: format!("worker-{}", uuid::Uuid::new_v4().simple()),
+        })
+    }
+
+    /// Delivers until the task is dropped.
+    pub async fn run(self) {
+        tracing::info!(owner = %self.owner, "event delivery worker started");
+        loop {
+            match self.turn().await {
+                Ok(true) => {}
+                Ok(false) => tokio::time::sleep(self.settings.poll_interval).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "event delivery turn failed");
+                    tokio::time::sleep(self.settings.poll_interval).await;
+                }
+            }
+        }
+    }
+
+    /// One turn: lease the due subscriptions and send their events. Whether there was work.
+    async fn turn(&self) -> Result<bool, StoreError> {
+        let now = clock::now();
+        if !self
+            .store
+            .run(move |conn| Ok::<_, StoreError>(events::any_due(conn, now)?))
+            .await?
+        {
+            return Ok(false);
+        }
+        let owner = self.owner.clone();
+        let until = self.lease_until(now);
+        let claimed = self
+            .store
+            .run_write(move |conn| {
+                write_tx(conn, |conn| {
+                    Ok::<_, StoreError>(events::claim(conn, &owner, now, until, CLAIM)?)
+                })
+            })
+            .await?;
+        if claimed.is_empty() {
+            // Due, but leased by another worker.
+            return Ok(false);
+        }
+        let mut turns = tokio::task::JoinSet::new();
+        for subscription in claimed {
+            let worker = self.clone();
+            turns.spawn(async move { worker.drain(subscription).await });
+        }
+        while let Some(done) = turns.join_next().await {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "a subscription's delivery turn failed");
+            }
+        }
+        Ok(true)
+    }
+
+    fn lease_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let lease = self.settings.timeout.saturating_add(LEASE_MARGIN);
+        now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
+    }
+
+    /// Sends `subscription`'s due events in order until one fails, none is due, or its turn is
+    /// used up; then gives the lease back.
+    async fn drain(&self, subscription: SubscriptionRow) {
+        if let Err(e) = self.send_in_order(&subscription).await {
+            tracing::warn!(subscription = %subscription.id, error = %e, "event delivery interrupted");
+        }
+        let (id, owner) = (subscription.id.clone(), self.owner.clone());
+        let released = self
+            .store
+            .run_write(move |conn| {
+                write_tx(conn, |conn| {
+                    Ok::<_, StoreError>(events::release(conn, &id, &owner)?)
+                })
+            })
+            .await;
+        if let Err(e) = released {
+            // The lease expires by itself.
+            tracing::warn!(subscription = %subscription.id, error = %e, "could not release a lease");
+        }
+    }
+
+    async fn send_in_order(&self, subscription: &SubscriptionRow) -> Result<(), StoreError> {
+        let mut failing_since = subscription.failing_since.map(|t| t.and_utc());
+        for _ in 0..PER_TURN {
+            let id = subscription.id.clone();
+            let head = self
+                .store
+                .run(move |conn| Ok::<_, StoreError>(events::head(conn, &id)?))
+                .await?;
+            let Some(head) = head else { return Ok(()) };
+            if head.next_attempt_at.and_utc() > clock::now() {
+                return Ok(());
+            }
+            let outcome = self.send(subscription, &head).await;
+            let at = clock::now();
+            let failed = outcome.error.is_some();
+            failing_since = match (&outcome.error, failing_since) {
+                (None, _) => None,
+                (Some(_), Some(since)) => Some(since),
+                (Some(_), None) => Some(at),
+            };
+            let disable = match (&outcome.error, failing_since) {
+                (Some(error), _) if outcome.status == Some(410) => {
+                    Some(format!("the receiver answered 410 Gone: {error}"))
+                }
+                (Some(error), Some(since))
+                    if at.signed_duration_since(since).to_std().unwrap_or_default()
+                        >= self.settings.retry_window =>
+                {
+                    Some(format!(
+                        "deliveries failed without a success since {}: {error}",
+                        since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ))
+                }
+                _ => None,
+            };
+            let delay = retry_delay(
+                u32::try_from(head.attempts.saturating_add(1)).unwrap_or(u32::MAX),
+                self.settings.retry_base,
+                MAX_RETRY_DELAY,
+                outcome.retry_after,
+                random_unit(),
+            );
+            if let Some(reason) = &disable {
+                tracing::warn!(subscription = %subscription.id, %reason, "event subscription disabled");
+            } else if let Some(error) = &outcome.error {
+                tracing::info!(subscription = %subscription.id, event = %head.event_id, attempts = head.attempts + 1, retry_in = ?delay, %error, "event delivery failed; will retry");
+            }
+            let (id, owner, lease_until) = (
+                subscription.id.clone(),
+                self.owner.clone(),
+                self.lease_until(at),
+            );
+            let delivery = head.id;
+            let held = self
+                .store
+                .run_write(move |conn| {
+                    write_tx(conn, |conn| {
+                        let attempt = Attempt {
+                            delivery,
+                            at,
+                            status: outcome.status.map(i32::from),
+                            error: outcome.error.as_deref(),
+                            response_excerpt: outcome.excerpt.as_deref(),
+                            retry_at: at
+                                + chrono::Duration::from_std(delay)
+                                    .unwrap_or(chrono::Duration::zero()),
+                            failing_since,
+                            disable: disable.as_deref(),
+                            lease_until,
+                        };
+                        Ok::<_, StoreError>(events::record(conn, &id, &owner, &attempt)?)
+                    })
+                })
+                .await?;
+            if !held || failed {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// One attempt: POST the stored body, signed for this attempt's timestamp.
+    async fn send(&self, subscription: &SubscriptionRow, head: &DeliveryRow) -> Outcome {
+        let timestamp = clock::unix_now();
+        let signature = match webhook::sign(
+            &subscription.secret,
+            &head.event_id,
+            timestamp,
+            head.body.as_bytes(),
+        ) {
+            Ok(signature) => signature,
+            Err(e) => return Outcome::failed(None, format!("cannot sign: {e}")),
+        };
+        let request = self
+            .client
+            .post(&subscription.url)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header("webhook-id", &head.event_id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(head.body.clone());
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return Outcome::failed(None, describe(&e)),
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let mut excerpt = Vec::new();
+        while excerpt.len() < EXCERPT_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        excerpt.truncate(EXCERPT_BYTES);
+        let excerpt = (!excerpt.is_empty()).then(|| String::from_utf8_lossy(&excerpt).into_owned());
+        let error = (!status.is_success()).then(|| {
+            if status.is_redirection() {
+                format!("the receiver answered {status}; redirects are not followed")
+            } else {
+                format!("the receiver answered {status}")
+            }
+        });
+        Outcome {
+            status: Some(status.as_u16()),
+            error,
+            excerpt,
+            retry_after,
+        }
+    }
+}
+
+/// What one attempt came to.
+#[derive(Debug)]
+struct Outcome {
+    status: Option<u16>,
+    /// `None`: acknowledged (2xx).
+    error: Option<String>,
+    excerpt: Option<String>,
+    retry_after: Option<Duration>,
+}
+
+impl Outcome {
+    fn failed(status: Option<u16>, error: String) -> Outcome {
+        Outcome {
+            status,
+            error: Some(error),
+            excerpt: None,
+            retry_after: None,
+        }
+    }
+}
+
+/// A transport failure in words an admin can act on.
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "the receiver did not answer in time".to_owned()
+    } else if e.is_connect() {
+        format!("could not connect to the receiver: {}", root_cause(e))
+    } else {
+        format!("the request failed: {}", root_cause(e))
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// A uniform random number in `[0, 1)`, for jitter. Without randomness, the full delay.
+fn random_unit() -> f64 {
+    getrandom::u64().map_or(1.0, |x| (x >> 11) as f64 / (1u64 << 53) as f64)
+}
+
+/// Resolves receiver host names to their public addresses only, so a name that points at a
+/// loopback, private or link-local address (or is re-pointed there after the subscription was
+/// checked) is never connected to. reqwest connects to the addresses returned here.
+#[derive(Debug)]
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let resolved = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            let public: Vec<SocketAddr> = resolved.filter(|a| is_public(a.ip())).collect();
+            if public.is_empty() {
+                return Err(format!("{host} resolves to no public address").into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}

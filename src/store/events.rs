@@ -1,0 +1,563 @@
+//! The event outbox (docs/events.md): subscriptions, and one delivery row per event and
+//! subscription, written by [`enqueue`] in the transaction of the change it reports (called by
+//! [`super::audit::append`], which every audited change goes through). So a committed change
+//! always has its deliveries, and a change rolled back has none.
+//!
+//! The delivery worker (`provisioning::delivery`) takes a subscription with a lease
+//! (`lease_owner`, `lease_until`) and sends its pending rows strictly in `id` order; on
+//! PostgreSQL the lease is taken with `FOR NO KEY UPDATE SKIP LOCKED`, so several nodes never
+//! hold one subscription at once, and a worker that dies hands over when its lease expires.
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamp};
+use serde_json::{Map, Value, json};
+
+use super::DbConnection;
+use super::audit::NewEvent;
+use super::schema::{event_deliveries, event_subscriptions, groups, users};
+use crate::events::{EventType, PING};
+use crate::ids::OrgId;
+
+/// `status` of a subscription that receives deliveries.
+pub const ACTIVE: &str = "active";
+/// `status` of a subscription the worker stopped after sustained failure. Events are still
+/// queued for it, and delivered in order once it is enabled again.
+pub const DISABLED: &str = "disabled";
+/// `status` of a delivery not yet acknowledged by the receiver.
+pub const PENDING: &str = "pending";
+/// `status` of a delivery the receiver acknowledged with a 2xx.
+pub const DELIVERED: &str = "delivered";
+
+/// A stored subscription.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = event_subscriptions)]
+pub struct SubscriptionRow {
+    pub id: String,
+    pub org_id: String,
+    pub url: String,
+    pub format: String,
+    /// Space-separated event types; `None`: every type.
+    pub events: Option<String>,
+    pub description: Option<String>,
+    /// The `whsec_` signing secret, as issued.
+    pub secret: String,
+    pub status: String,
+    pub disabled_reason: Option<String>,
+    pub disabled_at: Option<NaiveDateTime>,
+    pub failing_since: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<NaiveDateTime>,
+}
+
+/// A subscription to create.
+#[derive(Debug, Clone)]
+pub struct NewSubscription<'a> {
+    pub id: &'a str,
+    pub org: &'a OrgId,
+    pub url: &'a str,
+    pub format: &'a str,
+    /// `None`: every type.
+    pub events: Option<&'a [EventType]>,
+    pub description: Option<&'a str>,
+    pub secret: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// A stored delivery: one event for one subscription, and how its delivery went so far.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = event_deliveries)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub subscription_id: String,
+    pub org_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub body: String,
+    pub created_at: NaiveDateTime,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub last_attempt_at: Option<NaiveDateTime>,
+    pub last_status: Option<i32>,
+    pub last_error: Option<String>,
+    pub response_excerpt: Option<String>,
+    pub delivered_at: Option<NaiveDateTime>,
+}
+
+/// Creates a subscription.
+pub fn create(conn: &mut DbConnection, new: &NewSubscription<'_>) -> QueryResult<SubscriptionRow> {
+    let events = new.events.map(|types| {
+        types
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    let insert = diesel::insert_into(event_subscriptions::table).values((
+        event_subscriptions::id.eq(new.id),
+        event_subscriptions::org_id.eq(new.org.as_str()),
+        event_subscriptions::url.eq(new.url),
+        event_subscriptions::format.eq(new.format),
+        event_subscriptions::events.eq(events),
+        event_subscriptions::description.eq(new.description),
+        event_subscriptions::secret.eq(new.secret),
+        event_subscriptions::status.eq(ACTIVE),
+        event_subscriptions::created_at.eq(new.now.naive_utc()),
+    ));
+    // Through the backend's own connection: diesel's `MultiConnection` has no RETURNING.
+    native!(conn, |c| insert
+        .returning(SubscriptionRow::as_returning())
+        .get_result(c))
+}
+
+/// The subscriptions of `org`, oldest first.
+pub fn list(conn: &mut DbConnection, org: &OrgId) -> QueryResult<Vec<SubscriptionRow>> {
+    event_subscriptions::table
+        .filter(event_subscriptions::org_id.eq(org.as_str()))
+        .select(SubscriptionRow::as_select())
+        .order((
+            event_subscriptions::created_at.asc(),
+            event_subscriptions::id.asc(),
+        ))
+        .load(conn)
+}
+
+/// The subscription `id` of `org`.
+pub fn find(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: &str,
+) -> QueryResult<Option<SubscriptionRow>> {
+    event_subscriptions::table
+        .filter(event_subscriptions::org_id.eq(org.as_str()))
+        .filter(event_subscriptions::id.eq(id))
+        .select(SubscriptionRow::as_select())
+        .get_result(conn)
+        .optional()
+}
+
+/// Deletes the subscription `id` of `org` and its deliveries. Whether it existed.
+pub fn delete(conn: &mut DbConnection, org: &OrgId, id: &str) -> QueryResult<bool> {
+    // Explicit rather than through ON DELETE CASCADE, which needs SQLite's foreign_keys pragma.
+    diesel::delete(
+        event_deliveries::table
+            .filter(event_deliveries::org_id.eq(org.as_str()))
+            .filter(event_deliveries::subscription_id.eq(id)),
+    )
+    .execute(conn)?;
+    let deleted = diesel::delete(
+        event_subscriptions::table
+            .filter(event_subscriptions::org_id.eq(org.as_str()))
+            .filter(event_subscriptions::id.eq(id)),
+    )
+    .execute(conn)?;
+    Ok(deleted > 0)
+}
+
+/// Makes the subscription `id` of `org` active again and its pending deliveries due now, so the
+/// worker resumes where it stopped. Whether it exists.
+pub fn enable(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let updated = diesel::update(
+        event_subscriptions::table
+            .filter(event_subscriptions::org_id.eq(org.as_str()))
+            .filter(event_subscriptions::id.eq(id)),
+    )
+    .set((
+        event_subscriptions::status.eq(ACTIVE),
+        event_subscriptions::disabled_reason.eq(None::<String>),
+        event_subscriptions::disabled_at.eq(None::<NaiveDateTime>),
+        event_subscriptions::failing_since.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    if updated == 0 {
+        return Ok(false);
+    }
+    diesel::update(
+        event_deliveries::table
+            .filter(event_deliveries::subscription_id.eq(id))
+            .filter(event_deliveries::status.eq(PENDING)),
+    )
+    .set(event_deliveries::next_attempt_at.eq(now.naive_utc()))
+    .execute(conn)?;
+    Ok(true)
+}
+
+/// The deliveries of subscription `id` of `org`, newest first, at most `limit`.
+pub fn deliveries(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: &str,
+    limit: i64,
+) -> QueryResult<Vec<DeliveryRow>> {
+    event_deliveries::table
+        .filter(event_deliveries::org_id.eq(org.as_str()))
+        .filter(event_deliveries::subscription_id.eq(id))
+        .select(DeliveryRow::as_select())
+        .order(event_deliveries::id.desc())
+        .limit(limit)
+        .load(conn)
+}
+
+/// A fresh event id, the `webhook-id` of every delivery of the event: no `.` (it is part of
+/// the signed content's separators) and nothing a user chose.
+fn event_id() -> String {
+    format!("evt_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// Whether a subscription's `events` column asks for `kind`.
+fn wants(events: Option<&str>, kind: EventType) -> bool {
+    events.is_none_or(|list| list.split(' ').any(|t| t == kind.as_str()))
+}
+
+/// Makes the audited change `event` deliverable to every subscription of its org that asks for
+/// its type (active or disabled: a disabled subscription gets its backlog when enabled), in the
+/// caller's transaction. Costs one indexed read when the org has no subscriptions.
+pub fn enqueue(conn: &mut DbConnection, event: &NewEvent<'_>) -> QueryResult<()> {
+    let Some(kind) = EventType::of_audit_action(event.action) else {
+        return Ok(());
+    };
+    let query = event_subscriptions::table
+        .filter(event_subscriptions::org_id.eq(event.org.as_str()))
+        .select((event_subscriptions::id, event_subscriptions::events));
+    // On PostgreSQL the rows are read `FOR KEY SHARE`, the lock the deliveries' foreign key
+    // takes anyway, taken before deciding: a subscription being deleted concurrently is waited
+    // for and then skipped, instead of failing this change on the foreign key. It does not
+    // conflict with the worker's or an admin's updates of a subscription.
+    let subscriptions: Vec<(String, Option<String>)> = match conn {
+        DbConnection::Pg(c) => query.for_key_share().load(c)?,
+        DbConnection::Sqlite(c) => query.load(c)?,
+    };
+    let targets: Vec<&str> = subscriptions
+        .iter()
+        .filter(|(_, events)| wants(events.as_deref(), kind))
+        .map(|(id, _)| id.as_str())
+        .collect();
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let body = payload(conn, event, kind)?;
+    insert_deliveries(
+        conn,
+        event.org,
+        &targets,
+        kind.as_str(),
+        &body,
+        event.occurred_at,
+    )
+}
+
+/// Queues a `ping` event for the subscription `id` of `org` alone; returns its delivery.
+pub fn enqueue_ping(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<DeliveryRow> {
+    let body = json!({
+        "type": PING,
+        "timestamp": now.to_rfc3339_opts(SecondsFormat::Micros, true),
+        "data": {"org": org.as_str(), "subscription": id},
+    })
+    .to_string();
+    insert_deliveries(conn, org, &[id], PING, &body, now)?;
+    event_deliveries::table
+        .filter(event_deliveries::subscription_id.eq(id))
+        .select(DeliveryRow::as_select())
+        .order(event_deliveries::id.desc())
+        .first(conn)
+}
+
+fn insert_deliveries(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    subscriptions: &[&str],
+    kind: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let event_id = event_id();
+    let now = now.naive_utc();
+    let rows: Vec<_> = subscriptions
+        .iter()
+        .map(|subscription| {
+            (
+                event_deliveries::subscription_id.eq(*subscription),
+                event_deliveries::org_id.eq(org.as_str()),
+                event_deliveries::event_id.eq(event_id.as_str()),
+                event_deliveries::event_type.eq(kind),
+                event_deliveries::body.eq(body),
+                event_deliveries::created_at.eq(now),
+                event_deliveries::status.eq(PENDING),
+                event_deliveries::attempts.eq(0),
+                event_deliveries::next_attempt_at.eq(now),
+            )
+        })
+        .collect();
+    // A multi-row INSERT: through the backend's own connection, since diesel's
+    // `MultiConnection` has no batch insert.
+    let insert = diesel::insert_into(event_deliveries::table).values(rows);
+    native!(conn, |c| insert.execute(c)).map(drop)
+}
+
+/// The body of the event: its type, time, and data naming the org, the resource (`id`,
+/// `externalId`, `userName` or `displayName`, `active`), the names of changed attributes, for
+/// membership changes the member ids, and the actor. Nothing else about the person: the
+/// receiver reads the resource over SCIM when it needs more. The resource is read in the
+/// transaction, so it is the state this change left (callers record a deletion before
+/// deleting the row).
+fn payload(conn: &mut DbConnection, event: &NewEvent<'_>, kind: EventType) -> QueryResult<String> {
+    let mut data = Map::new();
+    data.insert("org".to_owned(), json!(event.org.as_str()));
+    data.insert("resourceType".to_owned(), json!(event.target_type));
+    data.insert("id".to_owned(), json!(event.target_id));
+    let org = event.org.as_str();
+    match event.target_type {
+        "User" => {
+            let query = users::table
+                .filter(users::org_id.eq(org))
+                .filter(users::id.eq(event.target_id))
+                .select((users::external_id, users::user_name, users::active));
+            let row: Option<(Option<String>, String, bool)> =
+                native!(conn, |c| query.get_result(c).optional())?;
+            if let Some((external_id, user_name, active)) = row {
+                data.insert("externalId".to_owned(), json!(external_id));
+                data.insert("userName".to_owned(), json!(user_name));
+                data.insert("active".to_owned(), json!(active));
+            }
+        }
+        "Group" => {
+            let query = groups::table
+                .filter(groups::org_id.eq(org))
+                .filter(groups::id.eq(event.target_id))
+                .select((groups::external_id, groups::display_name));
+            let row: Option<(Option<String>, String)> =
+                native!(conn, |c| query.get_result(c).optional())?;
+            if let Some((external_id, display_name)) = row {
+                data.insert("externalId".to_owned(), json!(external_id));
+                data.insert("displayName".to_owned(), json!(display_name));
+            }
+        }
+        _ => {}
+    }
+    if matches!(kind, EventType::UserUpdated | EventType::GroupUpdated) {
+        data.insert("changedAttributes".to_owned(), json!(event.attributes));
+    }
+    if let Some(Value::Object(detail)) = &event.detail {
+        // Membership changes: counts, and the member ids when the audit log kept them.
+        for key in ["membersAdded", "membersRemoved", "added", "removed"] {
+            if let Some(value) = detail.get(key) {
+                data.insert(key.to_owned(), value.clone());
+            }
+        }
+    }
+    data.insert(
+        "actor".to_owned(),
+        json!({"id": event.actor, "channel": event.channel}),
+    );
+    Ok(json!({
+        "type": kind.as_str(),
+        "timestamp": event.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        "data": data,
+    })
+    .to_string())
+}
+
+/// Whether some active subscription, not leased by a live worker, has a head delivery (its
+/// oldest pending one) that is due at `now`. A read, so an idle worker costs no write.
+pub fn any_due(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<bool> {
+    #[derive(QueryableByName)]
+    struct Due {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        due: bool,
+    }
+    let sql = placeholders(conn, format!("SELECT EXISTS (SELECT 1 {DUE}) AS due"));
+    let due: Due = diesel::sql_query(sql)
+        .bind::<Timestamp, _>(now.naive_utc())
+        .get_result(conn)?;
+    Ok(due.due)
+}
+
+/// The subscriptions whose turn it is: active, lease free or expired, head delivery due.
+/// Binds `$1`: now.
+const DUE: &str = "FROM event_subscriptions s \
+     WHERE s.status = 'active' \
+     AND (s.lease_until IS NULL OR s.lease_until < $1) \
+     AND (SELECT d.next_attempt_at FROM event_deliveries d \
+          WHERE d.subscription_id = s.id AND d.status = 'pending' \
+          ORDER BY d.id LIMIT 1) <= $1";
+
+/// `sql` with its `$n` parameters as the backend numbers them: SQLite reads `$1` as a name
+/// and numbers names by first appearance, so it is given `?1`.
+fn placeholders(conn: &DbConnection, sql: String) -> String {
+    match conn {
+        DbConnection::Pg(_) => sql,
+        DbConnection::Sqlite(_) => sql.replace('$', "?"),
+    }
+}
+
+/// Leases up to `limit` due subscriptions to `owner` until `until`, and returns them. On
+/// PostgreSQL the rows are locked with `SKIP LOCKED`, so concurrent workers on other nodes take
+/// other subscriptions instead of waiting or taking the same ones.
+pub fn claim(
+    conn: &mut DbConnection,
+    owner: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<SubscriptionRow>> {
+    #[derive(QueryableByName)]
+    struct Claimed {
+        #[diesel(sql_type = Text)]
+        id: String,
+    }
+    let lock = match conn {
+        DbConnection::Pg(_) => " FOR NO KEY UPDATE SKIP LOCKED",
+        // One writer at a time: the statement runs alone.
+        DbConnection::Sqlite(_) => "",
+    };
+    let sql = placeholders(
+        conn,
+        format!(
+            "UPDATE event_subscriptions SET lease_owner = $2, lease_until = $3 \
+             WHERE id IN (SELECT s.id {DUE} ORDER BY s.id LIMIT $4{lock}) RETURNING id"
+        ),
+    );
+    let claimed: Vec<Claimed> = diesel::sql_query(sql)
+        .bind::<Timestamp, _>(now.naive_utc())
+        .bind::<Text, _>(owner)
+        .bind::<Timestamp, _>(until.naive_utc())
+        .bind::<BigInt, _>(limit)
+        .load(conn)?;
+    let ids: Vec<String> = claimed.into_iter().map(|c| c.id).collect();
+    event_subscriptions::table
+        .filter(event_subscriptions::id.eq_any(ids))
+        .filter(event_subscriptions::lease_owner.eq(owner))
+        .select(SubscriptionRow::as_select())
+        .load(conn)
+}
+
+/// The oldest pending delivery of `subscription`: the only one that may be sent.
+pub fn head(conn: &mut DbConnection, subscription: &str) -> QueryResult<Option<DeliveryRow>> {
+    event_deliveries::table
+        .filter(event_deliveries::subscription_id.eq(subscription))
+        .filter(event_deliveries::status.eq(PENDING))
+        .select(DeliveryRow::as_select())
+        .order(event_deliveries::id.asc())
+        .first(conn)
+        .optional()
+}
+
+/// What one attempt to deliver came to.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    pub delivery: i64,
+    pub at: DateTime<Utc>,
+    /// The HTTP status, when a response came.
+    pub status: Option<i32>,
+    /// Why it failed; `None` when the receiver acknowledged it.
+    pub error: Option<&'a str>,
+    pub response_excerpt: Option<&'a str>,
+    /// When to try again after a failure.
+    pub retry_at: DateTime<Utc>,
+    /// The subscription's run of failures after this attempt (`None` after a success).
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Disable the subscription, for this reason.
+    pub disable: Option<&'a str>,
+    /// The lease, renewed.
+    pub lease_until: DateTime<Utc>,
+}
+
+/// Records an attempt on `subscription`'s head delivery, if `owner` still holds the lease
+/// (else nothing is written and `false` returned: another worker took over, and will send the
+/// delivery again).
+pub fn record(
+    conn: &mut DbConnection,
+    subscription: &str,
+    owner: &str,
+    attempt: &Attempt<'_>,
+) -> QueryResult<bool> {
+    let subscription_row = event_subscriptions::table
+        .filter(event_subscriptions::id.eq(subscription))
+        .filter(event_subscriptions::lease_owner.eq(owner));
+    let held = diesel::update(subscription_row)
+        .set((
+            event_subscriptions::lease_until.eq(attempt.lease_until.naive_utc()),
+            event_subscriptions::failing_since.eq(attempt.failing_since.map(|t| t.naive_utc())),
+        ))
+        .execute(conn)?;
+    if held == 0 {
+        return Ok(false);
+    }
+    if let Some(reason) = attempt.disable {
+        diesel::update(subscription_row)
+            .set((
+                event_subscriptions::status.eq(DISABLED),
+                event_subscriptions::disabled_reason.eq(reason),
+                event_subscriptions::disabled_at.eq(attempt.at.naive_utc()),
+            ))
+            .execute(conn)?;
+    }
+    let at = attempt.at.naive_utc();
+    let delivered = attempt.error.is_none();
+    diesel::update(event_deliveries::table.find(attempt.delivery))
+        .set((
+            event_deliveries::attempts.eq(event_deliveries::attempts + 1),
+            event_deliveries::last_attempt_at.eq(at),
+            event_deliveries::last_status.eq(attempt.status),
+            event_deliveries::last_error.eq(attempt.error),
+            event_deliveries::response_excerpt.eq(attempt.response_excerpt),
+            event_deliveries::status.eq(if delivered { DELIVERED } else { PENDING }),
+            event_deliveries::delivered_at.eq(delivered.then_some(at)),
+            event_deliveries::next_attempt_at.eq(if delivered {
+                at
+            } else {
+                attempt.retry_at.naive_utc()
+            }),
+        ))
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// Gives up `owner`'s lease on `subscription`.
+pub fn release(conn: &mut DbConnection, subscription: &str, owner: &str) -> QueryResult<()> {
+    diesel::update(
+        event_subscriptions::table
+            .filter(event_subscriptions::id.eq(subscription))
+            .filter(event_subscriptions::lease_owner.eq(owner)),
+    )
+    .set((
+        event_subscriptions::lease_owner.eq(None::<String>),
+        event_subscriptions::lease_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)
+    .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subscription_without_a_list_wants_every_type() {
+        assert!(wants(None, EventType::GroupDeleted));
+        assert!(wants(
+            Some("user.created user.deactivated"),
+            EventType::UserDeactivated
+        ));
+        assert!(!wants(Some("user.created"), EventType::UserUpdated));
+    }
+
+    #[test]
+    fn event_ids_hold_no_dot() {
+        let id = event_id();
+        assert!(id.starts_with("evt_") && !id.contains('.'));
+        assert_ne!(id, event_id());
+    }
+}

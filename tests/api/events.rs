@@ -1,0 +1,587 @@
+//! Lifecycle events (docs/events.md): subscriptions over the admin API, and a real receiver on a
+//! loopback port that verifies every delivery's Standard Webhooks signature with the
+//! `standardwebhooks` crate (the specification's reference library, not roster's own code).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::{Method, Response, StatusCode};
+use roster::auth::Role;
+use roster::config::Settings;
+use roster::startup::Application;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+/// Settings for fast event tests: loopback receivers allowed, quick polls and retries.
+fn fast(settings: &mut Settings) {
+    settings.events.allow_insecure = true;
+    settings.events.poll_interval = Duration::from_millis(25);
+    settings.events.retry_base = Duration::from_millis(100);
+}
+
+/// `events_test! { async fn name(app) { … } }`: like `both_backends!`, on an app with [`fast`]
+/// event settings, adjusted further by `async fn name(app, |s: &mut Settings| …)`.
+macro_rules! events_test {
+    ($(async fn $name:ident($app:ident $(, $adjust:expr)?) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                async fn run($app: TestApp) $body
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run(TestApp::spawn_with(Backend::Sqlite, |s| {
+                        fast(s);
+                        $(($adjust)(s);)?
+                    }).await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    run(TestApp::spawn_with(Backend::Postgres, |s| {
+                        fast(s);
+                        $(($adjust)(s);)?
+                    }).await).await
+                }
+            }
+        )*
+    };
+}
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+/// A webhook receiver on a loopback port. It answers 500 while `down`, else 204.
+#[derive(Clone, Default)]
+struct Receiver {
+    received: Arc<Mutex<Vec<Received>>>,
+    down: Arc<AtomicBool>,
+    refused: Arc<AtomicUsize>,
+    url: String,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let receiver = Receiver {
+            url: format!("http://127.0.0.1:{port}/hook"),
+            ..Receiver::default()
+        };
+        let state = receiver.clone();
+        let server = actix_web::HttpServer::new(move || {
+            let state = state.clone();
+            actix_web::App::new().default_service(actix_web::web::to(
+                move |req: actix_web::HttpRequest, body: actix_web::web::Bytes| {
+                    let state = state.clone();
+                    async move {
+                        if state.down.load(Ordering::SeqCst) {
+                            state.refused.fetch_add(1, Ordering::SeqCst);
+                            return actix_web::HttpResponse::InternalServerError()
+                                .body("receiver down");
+                        }
+                        let mut headers = reqwest::header::HeaderMap::new();
+                        for (name, value) in req.headers() {
+                            headers.append(
+                                reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes())
+                                    .unwrap(),
+                                reqwest::header::HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+                            );
+                        }
+                        state.received.lock().unwrap().push(Received {
+                            headers,
+                            body: body.to_vec(),
+                        });
+                        actix_web::HttpResponse::NoContent().finish()
+                    }
+                },
+            ))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        receiver
+    }
+
+    /// The events received so far, each one's signature verified against `secret`: (the
+    /// `webhook-id`, the body).
+    fn verified(&self, secret: &str) -> Vec<(String, Value)> {
+        let webhook = standardwebhooks::Webhook::new(secret).unwrap();
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                webhook
+                    .verify(&r.body, &r.headers)
+                    .unwrap_or_else(|e| panic!("bad signature ({e}) on {r:?}"));
+                assert_eq!(r.headers["content-type"], "application/json");
+                let id = r.headers["webhook-id"].to_str().unwrap().to_owned();
+                (id, serde_json::from_slice(&r.body).unwrap())
+            })
+            .collect()
+    }
+
+    /// Waits until `count` events have arrived (at most 20 s), then returns them verified.
+    async fn wait_for(&self, secret: &str, count: usize) -> Vec<(String, Value)> {
+        for _ in 0..400 {
+            if self.received.lock().unwrap().len() >= count {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let events = self.verified(secret);
+        assert!(
+            events.len() >= count,
+            "expected {count} events, got {}: {events:?}",
+            events.len()
+        );
+        events
+    }
+}
+
+fn types(events: &[(String, Value)]) -> Vec<String> {
+    events
+        .iter()
+        .map(|(_, e)| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn admin(
+    app: &TestApp,
+    org: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Response {
+    let token = app.mint(Role::Admin, org, None);
+    let mut request = app
+        .client
+        .request(method, format!("{}/admin/v1{path}", app.address))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+/// Subscribes `url` in the `default` org; returns (id, secret).
+async fn subscribe(app: &TestApp, url: &str, events: Option<Vec<&str>>) -> (String, String) {
+    let mut body = json!({"url": url, "format": "webhook", "description": "test receiver"});
+    if let Some(events) = events {
+        body["events"] = json!(events);
+    }
+    let response = admin(
+        app,
+        "default",
+        Method::POST,
+        "/event-subscriptions",
+        Some(body),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["status"], "active");
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{created}");
+    (created["id"].as_str().unwrap().to_owned(), secret)
+}
+
+async fn set_active(app: &TestApp, id: &str, active: bool) {
+    let action = if active { "activate" } else { "deactivate" };
+    let response = admin(
+        app,
+        "default",
+        Method::POST,
+        &format!("/users/{id}/{action}"),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+async fn deliveries(app: &TestApp, subscription: &str) -> Vec<Value> {
+    let response = admin(
+        app,
+        "default",
+        Method::GET,
+        &format!("/event-subscriptions/{subscription}/deliveries"),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    body["deliveries"].as_array().unwrap().clone()
+}
+
+async fn assert_admin_error(response: Response, status: u16, code: &str) {
+    assert_eq!(response.status().as_u16(), status);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+}
+
+/// Starts another roster on `app`'s database, its settings adjusted by `adjust`.
+fn another_node(app: &TestApp, adjust: impl FnOnce(&mut Settings)) -> String {
+    let mut settings = app.settings.clone();
+    adjust(&mut settings);
+    let node = Application::build(&settings).unwrap();
+    let address = format!("http://127.0.0.1:{}", node.port());
+    tokio::spawn(node.run_until_stopped());
+    address
+}
+
+events_test! {
+    async fn every_event_type_arrives_signed_with_its_payload(app) {
+        let receiver = Receiver::start();
+        let (_, secret) = subscribe(&app, &receiver.url, None).await;
+
+        let user = app.create_user("ada@example.com").await;
+        let id = user["id"].as_str().unwrap();
+        let patched = app
+            .patch_user(id, json!([{"op": "replace", "path": "displayName", "value": "Ada L."}]))
+            .await;
+        assert_eq!(patched.status(), StatusCode::OK);
+        set_active(&app, id, false).await;
+        set_active(&app, id, true).await;
+        let group = json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Engineering",
+            "externalId": "okta-eng",
+        });
+        let response = app.request(Method::POST, "/Groups", Some(&group)).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let group_id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let add = json!({
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}],
+        });
+        let response = app.request(Method::PATCH, &format!("/Groups/{group_id}"), Some(&add)).await;
+        assert!(response.status().is_success());
+        let response = app.request(Method::DELETE, &format!("/Users/{id}"), None).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let response = app.request(Method::DELETE, &format!("/Groups/{group_id}"), None).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+        let events = receiver.wait_for(&secret, 9).await;
+        assert_eq!(
+            types(&events),
+            [
+                "user.created",
+                "user.updated",
+                "user.deactivated",
+                "user.reactivated",
+                "group.created",
+                "group.updated",
+                // The deletion removes the user from its group first: a membership change.
+                "group.updated",
+                "user.deleted",
+                "group.deleted",
+            ]
+        );
+        let ids: std::collections::HashSet<&String> = events.iter().map(|(id, _)| id).collect();
+        assert_eq!(ids.len(), events.len(), "one webhook-id per event");
+        let data = |i: usize| events[i].1["data"].clone();
+        let actor = json!({"id": data(0)["actor"]["id"], "channel": "scim"});
+        assert_eq!(
+            data(0),
+            json!({
+                "org": "default",
+                "resourceType": "User",
+                "id": id,
+                "externalId": "okta-ada@example.com",
+                "userName": "ada@example.com",
+                "active": true,
+                "actor": actor,
+            }),
+            "identifiers only: no name, email or password"
+        );
+        assert!(events[0].1["timestamp"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(data(1)["changedAttributes"], json!(["displayName"]));
+        assert_eq!(data(2)["active"], false);
+        assert_eq!(data(2)["actor"]["channel"], "admin");
+        assert_eq!(data(3)["active"], true);
+        assert_eq!(
+            data(4),
+            json!({
+                "org": "default",
+                "resourceType": "Group",
+                "id": group_id,
+                "externalId": "okta-eng",
+                "displayName": "Engineering",
+                "actor": actor,
+            })
+        );
+        assert_eq!(data(5)["membersAdded"], 1);
+        assert_eq!(data(5)["added"], json!([id]));
+        assert_eq!(data(6)["membersRemoved"], 1);
+        assert_eq!(data(7)["userName"], "ada@example.com", "a deleted user is still named");
+        assert_eq!(data(7)["id"], id);
+        assert_eq!(data(8)["displayName"], "Engineering");
+    }
+
+    async fn deactivations_and_reactivations_arrive_in_commit_order(app) {
+        let receiver = Receiver::start();
+        let (_, secret) = subscribe(
+            &app,
+            &receiver.url,
+            Some(vec!["user.deactivated", "user.reactivated"]),
+        )
+        .await;
+        let user = app.create_user("grace@example.com").await;
+        let id = user["id"].as_str().unwrap();
+        for _ in 0..5 {
+            set_active(&app, id, false).await;
+            set_active(&app, id, true).await;
+        }
+        let events = receiver.wait_for(&secret, 10).await;
+        let expected: Vec<&str> = ["user.deactivated", "user.reactivated"].repeat(5);
+        assert_eq!(types(&events), expected, "only the types asked for, in order");
+    }
+
+    async fn a_failing_receiver_gets_every_event_in_order_once_it_recovers(app) {
+        let receiver = Receiver::start();
+        receiver.down.store(true, Ordering::SeqCst);
+        let (subscription, secret) = subscribe(&app, &receiver.url, None).await;
+        let user = app.create_user("linus@example.com").await;
+        let id = user["id"].as_str().unwrap();
+        set_active(&app, id, false).await;
+        set_active(&app, id, true).await;
+        for _ in 0..200 {
+            if receiver.refused.load(Ordering::SeqCst) >= 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(receiver.refused.load(Ordering::SeqCst) >= 3, "retried");
+        let pending = deliveries(&app, &subscription).await;
+        let head = pending.iter().find(|d| d["type"] == "user.created").unwrap();
+        assert_eq!(head["status"], "pending");
+        assert_eq!(head["lastStatus"], 500);
+        assert_eq!(head["responseExcerpt"], "receiver down");
+        assert!(head["attempts"].as_i64().unwrap() >= 2);
+        assert!(head["nextAttemptAt"].is_string());
+        assert!(
+            pending.iter().filter(|d| d["type"] != "user.created").all(|d| d["attempts"] == 0),
+            "nothing behind a failing head is sent: {pending:?}"
+        );
+
+        receiver.down.store(false, Ordering::SeqCst);
+        let events = receiver.wait_for(&secret, 3).await;
+        assert_eq!(
+            types(&events),
+            ["user.created", "user.deactivated", "user.reactivated"]
+        );
+        // The receiver has the last event a moment before the worker records its answer.
+        let mut delivered = Vec::new();
+        for _ in 0..100 {
+            delivered = deliveries(&app, &subscription).await;
+            if delivered.iter().all(|d| d["status"] == "delivered") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(delivered.iter().all(|d| d["status"] == "delivered"), "{delivered:?}");
+        let created = delivered.iter().find(|d| d["type"] == "user.created").unwrap();
+        assert_eq!(created["eventId"], events[0].0, "the same webhook-id on every attempt");
+    }
+
+    async fn a_subscription_failing_past_the_window_is_disabled_and_can_be_enabled(
+        app,
+        |s: &mut Settings| s.events.retry_window = Duration::from_millis(300)
+    ) {
+        let receiver = Receiver::start();
+        receiver.down.store(true, Ordering::SeqCst);
+        let (subscription, secret) = subscribe(&app, &receiver.url, None).await;
+        app.create_user("ken@example.com").await;
+        let path = format!("/event-subscriptions/{subscription}");
+        let mut shown = Value::Null;
+        for _ in 0..400 {
+            shown = admin(&app, "default", Method::GET, &path, None).await.json().await.unwrap();
+            if shown["status"] == "disabled" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(shown["status"], "disabled", "{shown}");
+        assert!(
+            shown["disabledReason"].as_str().unwrap().contains("500"),
+            "the reason names the failure: {shown}"
+        );
+        assert!(shown.get("secret").is_none(), "the secret is shown once");
+        app.create_user("dennis@example.com").await;
+
+        receiver.down.store(false, Ordering::SeqCst);
+        let enabled = admin(&app, "default", Method::POST, &format!("{path}/enable"), None).await;
+        assert_eq!(enabled.status(), StatusCode::OK);
+        let enabled: Value = enabled.json().await.unwrap();
+        assert_eq!(enabled["status"], "active");
+        assert_eq!(enabled["disabledReason"], Value::Null);
+        let events = receiver.wait_for(&secret, 2).await;
+        let names: Vec<&Value> = events.iter().map(|(_, e)| &e["data"]["userName"]).collect();
+        assert_eq!(
+            names,
+            [&json!("ken@example.com"), &json!("dennis@example.com")],
+            "events of the disabled time are kept and delivered in order"
+        );
+    }
+
+    async fn a_test_ping_is_delivered(app) {
+        let receiver = Receiver::start();
+        let (subscription, secret) =
+            subscribe(&app, &receiver.url, Some(vec!["group.deleted"])).await;
+        let response = admin(
+            &app,
+            "default",
+            Method::POST,
+            &format!("/event-subscriptions/{subscription}/test"),
+            None,
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let queued: Value = response.json().await.unwrap();
+        assert_eq!(queued["type"], "ping");
+        let events = receiver.wait_for(&secret, 1).await;
+        assert_eq!(events[0].1["type"], "ping");
+        assert_eq!(events[0].0, queued["eventId"].as_str().unwrap());
+    }
+
+    async fn a_change_that_fails_queues_no_event(app) {
+        let receiver = Receiver::start();
+        let (subscription, _) = subscribe(&app, &receiver.url, None).await;
+        app.create_user("ada@example.com").await;
+        let clash = app.post_user(&okta_user("ada@example.com")).await;
+        assert_eq!(clash.status(), StatusCode::CONFLICT);
+        let all = deliveries(&app, &subscription).await;
+        assert_eq!(all.len(), 1, "only the committed creation: {all:?}");
+    }
+
+    async fn subscriptions_belong_to_their_org(app) {
+        app.create_org("acme");
+        let receiver = Receiver::start();
+        let (subscription, _) = subscribe(&app, &receiver.url, None).await;
+        let listed: Value = admin(&app, "acme", Method::GET, "/event-subscriptions", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["subscriptions"], json!([]));
+        for (method, suffix) in [
+            (Method::GET, ""),
+            (Method::GET, "/deliveries"),
+            (Method::POST, "/test"),
+            (Method::POST, "/enable"),
+            (Method::DELETE, ""),
+        ] {
+            let path = format!("/event-subscriptions/{subscription}{suffix}");
+            assert_admin_error(admin(&app, "acme", method, &path, None).await, 404, "not_found")
+                .await;
+        }
+        // acme's changes are not delivered to default's subscription.
+        let acme = app.mint(Role::Provisioner, "acme", None);
+        let created = app
+            .request_as(&acme, Method::POST, "/Users", Some(&okta_user("x@acme.test")))
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        assert!(deliveries(&app, &subscription).await.is_empty());
+        let listed: Value = admin(&app, "default", Method::GET, "/event-subscriptions", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["subscriptions"][0]["id"], subscription.as_str());
+        let path = format!("/event-subscriptions/{subscription}");
+        let deleted = admin(&app, "default", Method::DELETE, &path, None).await;
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        assert_admin_error(admin(&app, "default", Method::GET, &path, None).await, 404, "not_found")
+            .await;
+    }
+
+    async fn events_committed_while_no_worker_ran_are_delivered_by_the_next(app) {
+        // A node without a worker commits, as a process that crashed right after its commit
+        // would have; the worker of another process on the database delivers the event.
+        let receiver = Receiver::start();
+        let (_, secret) = subscribe(&app, &receiver.url, None).await;
+        let node = another_node(&app, |s| s.events.worker = false);
+        let token = app.mint(Role::Provisioner, "default", None);
+        let created = app
+            .client
+            .post(format!("{node}/scim/v2/Users"))
+            .bearer_auth(token)
+            .header("Content-Type", "application/scim+json")
+            .body(okta_user("margaret@example.com").to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let events = receiver.wait_for(&secret, 1).await;
+        assert_eq!(events[0].1["data"]["userName"], "margaret@example.com");
+    }
+
+    async fn two_nodes_deliver_every_event_once(app) {
+        let receiver = Receiver::start();
+        let (_, secret) = subscribe(&app, &receiver.url, None).await;
+        another_node(&app, |_| {});
+        for i in 0..20 {
+            app.create_user(&format!("user{i}@example.com")).await;
+        }
+        receiver.wait_for(&secret, 20).await;
+        // Give a duplicate the time to arrive.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let events = receiver.verified(&secret).into_iter().map(|(_, e)| e).collect::<Vec<_>>();
+        let names: Vec<String> = events
+            .iter()
+            .map(|e| e["data"]["userName"].as_str().unwrap().to_owned())
+            .collect();
+        let expected: Vec<String> = (0..20).map(|i| format!("user{i}@example.com")).collect();
+        assert_eq!(names, expected, "each event once, in order");
+    }
+}
+
+both_backends! {
+    async fn receivers_must_be_https_unless_insecure_is_allowed(app) {
+        let create = |body: Value| admin(&app, "default", Method::POST, "/event-subscriptions", Some(body));
+        assert_admin_error(create(json!({"url": "http://hooks.example.com/"})).await, 400, "insecure_url").await;
+        assert_admin_error(create(json!({"url": "https://127.0.0.1:9/"})).await, 400, "insecure_url").await;
+        assert_admin_error(create(json!({"url": "https://169.254.169.254/latest"})).await, 400, "insecure_url").await;
+        assert_admin_error(create(json!({"url": "not a url"})).await, 400, "invalid_url").await;
+        assert_admin_error(
+            create(json!({"url": "https://hooks.example.com/", "events": ["user.disabled"]})).await,
+            400,
+            "unknown_event_type",
+        )
+        .await;
+        assert_admin_error(
+            create(json!({"url": "https://hooks.example.com/", "format": "set"})).await,
+            400,
+            "unsupported_format",
+        )
+        .await;
+        assert_admin_error(create(json!({"uri": "https://hooks.example.com/"})).await, 400, "invalid_request").await;
+
+        let created = create(json!({"url": "https://hooks.example.com/roster", "events": ["user.deactivated"]})).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let created: Value = created.json().await.unwrap();
+        assert_eq!(created["format"], "webhook");
+        assert_eq!(created["events"], json!(["user.deactivated"]));
+        assert!(created["secret"].as_str().unwrap().starts_with("whsec_"));
+
+        let provisioner = app
+            .client
+            .get(format!("{}/admin/v1/event-subscriptions", app.address))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        assert_admin_error(provisioner, 403, "forbidden").await;
+    }
+}
