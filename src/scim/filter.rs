@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::error::ScimError;
 use super::path::{self, AttrPath, PatchPath};
-use super::schema::{AttributeDef, AttributeType, ResourceTypeDef};
+use super::schema::{AttributeDef, AttributeType, ResourceTypeDef, Uniqueness};
 use super::value;
 
 /// Longest filter (or PATCH path) text the parser accepts, in bytes; longer → `invalidFilter`
@@ -619,6 +619,11 @@ fn compare(leaf: &AttributeDef, op: CompareOp, actual: &Value, expected: &Value)
             };
             if leaf.case_exact {
                 compare_str(op, a, &e)
+            } else if leaf.uniqueness == Uniqueness::Server {
+                // Names unique per org ignoring case (`userName`, a group's `displayName`) are
+                // matched by their caseless key, as their indexed columns are
+                // (docs/limits.md, "Names").
+                compare_str(op, &super::caseless::key(a), &super::caseless::key(&e))
             } else {
                 compare_str(op, &a.to_lowercase(), &e.to_lowercase())
             }

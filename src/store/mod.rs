@@ -31,6 +31,7 @@ pub mod filter;
 pub mod groups;
 pub mod import;
 pub mod json;
+pub mod lower;
 pub mod orgs;
 pub mod rekey;
 pub mod schema;
@@ -276,6 +277,7 @@ impl CustomizeConnection<DbConnection, r2d2::Error> for SqlitePragmas {
             ))
             .map_err(r2d2::Error::QueryError)?;
             budget::register(c).map_err(r2d2::Error::QueryError)?;
+            lower::register(c).map_err(r2d2::Error::QueryError)?;
         }
         Ok(())
     }

@@ -313,7 +313,7 @@ both_backends_with! {
             Some("1")
         );
         let body = assert_scim_error(refused, 503, None).await;
-        assert!(body["detail"].as_str().unwrap().contains("overloaded"), "{body}");
+        assert!(body["detail"].as_str().unwrap().contains("at capacity"), "{body}");
         lock.release();
         let list: Value = app.request(Method::GET, "/Users", None).await.json().await.unwrap();
         // The admitted one was written once the lock was free.
