@@ -13,6 +13,8 @@
 //! their resources exist (so two groups that contain each other both get created, as in the
 //! RFC's example). A cycle that cannot be broken that way fails its operations with 409.
 //!
+//! The order is kept by [`Schedule`] in O(operations + references) for the whole request.
+//!
 //! `failOnErrors` (§3.7.3): processing stops once that many operations have failed; the
 //! response lists the operations run so far. Limits (§3.7.4): more operations than
 //! `maxOperations` is a 413 for the whole request (the payload limit is enforced by the HTTP
@@ -239,6 +241,7 @@ pub async fn process(
         }
     }
     let refs: Vec<BTreeSet<String>> = ops.iter().map(references).collect();
+    let mut schedule = Schedule::new(&ops, &declared, &refs, &results);
     let mut run = Runner {
         store,
         actor,
@@ -247,61 +250,33 @@ pub async fn process(
         failed: HashSet::new(),
     };
     let mut errors = results.iter().flatten().count();
-    let mut deferred: Vec<Deferred> = Vec::new();
+    let mut deferred = DeferredAdds::default();
     let limit = request.fail_on_errors.unwrap_or(usize::MAX);
     while errors < limit {
-        let waiting_on = |i: usize, r: &String| {
-            declared
-                .get(r)
-                .is_some_and(|&d| d != i && results[d].is_none())
-        };
-        let ready =
-            (0..n).find(|&i| results[i].is_none() && !refs[i].iter().any(|r| waiting_on(i, r)));
-        let (i, held_back) = match ready {
-            Some(i) => (i, BTreeSet::new()),
-            None => {
-                let Some(i) = (0..n).find(|&i| results[i].is_none()) else {
-                    break;
-                };
-                // A cycle: break it at a group whose waiting references are all members.
-                let breakable = (0..n).find(|&i| {
-                    results[i].is_none() && is_post_groups(&ops[i]) && {
-                        let waiting: BTreeSet<String> = refs[i]
-                            .iter()
-                            .filter(|r| waiting_on(i, r))
-                            .cloned()
-                            .collect();
-                        let in_members = member_references(&ops[i]);
-                        waiting.iter().all(|r| in_members.contains(r))
-                    }
-                });
-                match breakable {
-                    Some(b) => {
-                        let waiting = refs[b]
-                            .iter()
-                            .filter(|r| waiting_on(b, r))
-                            .cloned()
-                            .collect();
-                        (b, waiting)
-                    }
-                    None => {
-                        let error = ScimError::conflict(
-                            "the operation is part of a cycle of bulkId references that cannot be \
-                             resolved (RFC 7644 §3.7.1): create the resources first, then link them",
-                        );
-                        results[i] = Some(OpResult::failed(&ops[i], None, &error));
-                        if let Some(id) = &ops[i].bulk_id {
-                            run.failed.insert(id.clone());
-                        }
-                        errors += 1;
-                        continue;
-                    }
+        let (i, held_back) = match schedule.next() {
+            Next::Done => break,
+            Next::Ready(i) => (i, BTreeSet::new()),
+            // A cycle: break it at a group whose waiting references are all members.
+            Next::Break(b) => (b, schedule.waiting(b, &refs[b], &declared)),
+            Next::Cycle(i) => {
+                let error = ScimError::conflict(
+                    "the operation is part of a cycle of bulkId references that cannot be \
+                     resolved (RFC 7644 §3.7.1): create the resources first, then link them",
+                );
+                results[i] = Some(OpResult::failed(&ops[i], None, &error));
+                schedule.finish(i);
+                if let Some(id) = &ops[i].bulk_id {
+                    run.failed.insert(id.clone());
+                    errors += run.settle(id, &mut deferred, &mut results).await;
                 }
+                errors += 1;
+                continue;
             }
         };
         let op = &ops[i];
         let result = run.operation(op, &held_back).await;
-        if let Some(id) = op.bulk_id.as_ref().filter(|_| is_post(op)) {
+        let declared_id = op.bulk_id.as_ref().filter(|_| is_post(op));
+        if let Some(id) = declared_id {
             match &result {
                 Ok((r, Some(created))) if !r.is_error() => {
                     run.resolved.insert(id.clone(), created.clone());
@@ -328,7 +303,10 @@ pub async fn process(
             errors += 1;
         }
         results[i] = Some(result);
-        errors += run.finish_deferred(&mut deferred, &mut results).await;
+        schedule.finish(i);
+        if let Some(id) = declared_id {
+            errors += run.settle(id, &mut deferred, &mut results).await;
+        }
     }
     results.into_iter().flatten().collect()
 }
@@ -338,6 +316,183 @@ struct Deferred {
     op: usize,
     group: Option<GroupId>,
     bulk_ids: BTreeSet<String>,
+}
+
+/// Deferred member adds, each waiting for its `bulkId`s to settle; indexed by `bulkId`, so that
+/// settling one costs what waits on it, not a pass over every deferred group.
+#[derive(Default)]
+struct DeferredAdds {
+    /// Each deferred add and how many of its `bulkId`s are still unsettled; `None` once run.
+    adds: Vec<Option<(Deferred, usize)>>,
+    /// `bulkId` → the deferred adds waiting for it.
+    waiting: HashMap<String, Vec<usize>>,
+}
+
+impl DeferredAdds {
+    /// Defers `add` until every one of its `bulkId`s (all unsettled: they were waited on) has
+    /// settled.
+    fn push(&mut self, add: Deferred) {
+        let at = self.adds.len();
+        for id in &add.bulk_ids {
+            self.waiting.entry(id.clone()).or_default().push(at);
+        }
+        let unsettled = add.bulk_ids.len();
+        self.adds.push(Some((add, unsettled)));
+    }
+
+    /// `bulk_id` has settled: the deferred adds that now wait for nothing, in the order they
+    /// were deferred.
+    fn settle(&mut self, bulk_id: &str) -> Vec<Deferred> {
+        let mut due = Vec::new();
+        for at in self.waiting.remove(bulk_id).unwrap_or_default() {
+            let Some(entry) = self.adds.get_mut(at) else {
+                continue;
+            };
+            if let Some((_, unsettled)) = entry {
+                *unsettled = unsettled.saturating_sub(1);
+                if *unsettled == 0
+                    && let Some((add, _)) = entry.take()
+                {
+                    due.push((at, add));
+                }
+            }
+        }
+        due.sort_by_key(|(at, _)| *at);
+        due.into_iter().map(|(_, add)| add).collect()
+    }
+}
+
+/// What runs next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// The first operation, in request order, that waits for no other.
+    Ready(usize),
+    /// None is ready: break the cycle at this `POST /Groups`, whose waiting references are all
+    /// `members` values.
+    Break(usize),
+    /// None is ready and no cycle can be broken: this operation fails.
+    Cycle(usize),
+    /// Every operation has run.
+    Done,
+}
+
+/// The order of a Bulk request's operations (module docs), kept in O(operations + references)
+/// for the whole request: per operation, how many declared `bulkId`s it still waits for (and
+/// how many of those are not `members` values), and who waits for whom. A scan per step would
+/// make a request of `maxOperations` cost their square, on the request's worker.
+struct Schedule {
+    unfinished: BTreeSet<usize>,
+    ready: BTreeSet<usize>,
+    /// Unfinished `POST /Groups` that wait only through `members` values.
+    breakable: BTreeSet<usize>,
+    waits: Vec<usize>,
+    /// Of [`Schedule::waits`], those not through a `members` value.
+    other_waits: Vec<usize>,
+    /// For each operation, who waits for it, and whether through a `members` value.
+    dependents: Vec<Vec<(usize, bool)>>,
+    group_post: Vec<bool>,
+}
+
+impl Schedule {
+    fn new(
+        ops: &[Operation],
+        declared: &HashMap<String, usize>,
+        refs: &[BTreeSet<String>],
+        results: &[Option<OpResult>],
+    ) -> Schedule {
+        let n = ops.len();
+        let mut schedule = Schedule {
+            unfinished: (0..n).filter(|&i| results[i].is_none()).collect(),
+            ready: BTreeSet::new(),
+            breakable: BTreeSet::new(),
+            waits: vec![0; n],
+            other_waits: vec![0; n],
+            dependents: vec![Vec::new(); n],
+            group_post: ops.iter().map(is_post_groups).collect(),
+        };
+        for i in 0..n {
+            if results[i].is_some() {
+                continue;
+            }
+            let members = if schedule.group_post[i] {
+                member_references(&ops[i])
+            } else {
+                BTreeSet::new()
+            };
+            for r in &refs[i] {
+                let Some(&d) = declared.get(r) else { continue };
+                if d == i || results[d].is_some() {
+                    continue;
+                }
+                let through_members = members.contains(r);
+                schedule.waits[i] += 1;
+                if !through_members {
+                    schedule.other_waits[i] += 1;
+                }
+                schedule.dependents[d].push((i, through_members));
+            }
+            schedule.classify(i);
+        }
+        schedule
+    }
+
+    /// Files an unfinished operation under ready or breakable by its counts.
+    fn classify(&mut self, i: usize) {
+        if !self.unfinished.contains(&i) {
+            return;
+        }
+        if self.waits[i] == 0 {
+            self.breakable.remove(&i);
+            self.ready.insert(i);
+        } else if self.group_post[i] && self.other_waits[i] == 0 {
+            self.breakable.insert(i);
+        }
+    }
+
+    fn next(&self) -> Next {
+        if let Some(&i) = self.ready.first() {
+            Next::Ready(i)
+        } else if let Some(&b) = self.breakable.first() {
+            Next::Break(b)
+        } else if let Some(&i) = self.unfinished.first() {
+            Next::Cycle(i)
+        } else {
+            Next::Done
+        }
+    }
+
+    /// The `bulkId`s of `refs` (operation `i`'s) whose operations have not run yet.
+    fn waiting(
+        &self,
+        i: usize,
+        refs: &BTreeSet<String>,
+        declared: &HashMap<String, usize>,
+    ) -> BTreeSet<String> {
+        refs.iter()
+            .filter(|r| {
+                declared
+                    .get(*r)
+                    .is_some_and(|&d| d != i && self.unfinished.contains(&d))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Operation `i` has run (or failed): whoever waited for it waits for one fewer.
+    fn finish(&mut self, i: usize) {
+        if !self.unfinished.remove(&i) {
+            return;
+        }
+        self.ready.remove(&i);
+        self.breakable.remove(&i);
+        for (j, through_members) in std::mem::take(&mut self.dependents[i]) {
+            self.waits[j] = self.waits[j].saturating_sub(1);
+            if !through_members {
+                self.other_waits[j] = self.other_waits[j].saturating_sub(1);
+            }
+            self.classify(j);
+        }
+    }
 }
 
 struct Runner<'a> {
@@ -483,22 +638,16 @@ impl Runner<'_> {
     }
 
     /// Adds the held-back members of groups whose references are now all settled.
-    async fn finish_deferred(
+    /// `bulk_id`'s operation has run (it is now resolved or failed): adds the members of every
+    /// deferred group that waited for no other `bulkId`. Returns how many of those adds failed.
+    async fn settle(
         &self,
-        deferred: &mut Vec<Deferred>,
+        bulk_id: &str,
+        deferred: &mut DeferredAdds,
         results: &mut [Option<OpResult>],
     ) -> usize {
         let mut errors = 0;
-        let mut pending = Vec::new();
-        for d in deferred.drain(..) {
-            let settled = d
-                .bulk_ids
-                .iter()
-                .all(|b| self.resolved.contains_key(b) || self.failed.contains(b));
-            if !settled {
-                pending.push(d);
-                continue;
-            }
+        for d in deferred.settle(bulk_id) {
             let ids: Vec<String> = d
                 .bulk_ids
                 .iter()
@@ -530,7 +679,6 @@ impl Runner<'_> {
                 }
             }
         }
-        *deferred = pending;
         errors
     }
 
@@ -728,6 +876,89 @@ fn take(object: &mut Map<String, Value>, key: &str) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs the schedule to its end as `process` does (each step's operation finishes), and
+    /// returns the steps.
+    fn drive(ops: &[Operation]) -> Vec<Next> {
+        let mut declared = HashMap::new();
+        for (i, op) in ops.iter().enumerate() {
+            if let Some(id) = op.bulk_id.clone().filter(|_| is_post(op)) {
+                declared.insert(id, i);
+            }
+        }
+        let refs: Vec<BTreeSet<String>> = ops.iter().map(references).collect();
+        let results = vec![None; ops.len()];
+        let mut schedule = Schedule::new(ops, &declared, &refs, &results);
+        let mut steps = Vec::new();
+        loop {
+            let next = schedule.next();
+            steps.push(next);
+            match next {
+                Next::Done => return steps,
+                Next::Ready(i) | Next::Break(i) | Next::Cycle(i) => schedule.finish(i),
+            }
+        }
+    }
+
+    fn post_user(id: &str, manager: Option<&str>) -> Operation {
+        let mut data = json!({"userName": id});
+        if let Some(m) = manager {
+            data["manager"] = json!({"value": format!("bulkId:{m}")});
+        }
+        Operation::from_json(
+            json!({"method": "POST", "path": "/Users", "bulkId": id, "data": data}),
+        )
+    }
+
+    fn post_group(id: &str, members: &[&str]) -> Operation {
+        let members: Vec<Value> = members
+            .iter()
+            .map(|m| json!({"value": format!("bulkId:{m}")}))
+            .collect();
+        Operation::from_json(json!({
+            "method": "POST", "path": "/Groups", "bulkId": id,
+            "data": {"displayName": id, "members": members},
+        }))
+    }
+
+    #[test]
+    fn operations_wait_for_the_bulk_ids_they_reference() {
+        // Each user names the next one as manager: they run last to first.
+        let ops: Vec<Operation> = (0..5)
+            .map(|i| {
+                let next = format!("u{}", i + 1);
+                post_user(&format!("u{i}"), (i < 4).then_some(next.as_str()))
+            })
+            .collect();
+        let order: Vec<Next> = (0..5).rev().map(Next::Ready).chain([Next::Done]).collect();
+        assert_eq!(drive(&ops), order);
+    }
+
+    #[test]
+    fn a_cycle_breaks_at_a_group_waiting_only_through_members_else_fails() {
+        // RFC 7644 §3.7.1: two groups that contain each other.
+        let ops = [post_group("a", &["b"]), post_group("b", &["a"])];
+        assert_eq!(drive(&ops), [Next::Break(0), Next::Ready(1), Next::Done]);
+        // Users waiting for each other through `manager` cannot be broken.
+        let ops = [post_user("x", Some("y")), post_user("y", Some("x"))];
+        assert_eq!(drive(&ops), [Next::Cycle(0), Next::Ready(1), Next::Done]);
+    }
+
+    #[test]
+    fn a_chain_of_max_operations_runs_last_to_first() {
+        // maxOperations operations in one chain, one step each.
+        let n = 1000;
+        let ops: Vec<Operation> = (0..n)
+            .map(|i| {
+                let next = format!("u{}", i + 1);
+                post_user(&format!("u{i}"), (i + 1 < n).then_some(next.as_str()))
+            })
+            .collect();
+        let steps = drive(&ops);
+        assert_eq!(steps.len(), n + 1);
+        assert_eq!(steps[0], Next::Ready(n - 1));
+        assert_eq!(steps[n - 1], Next::Ready(0));
+    }
 
     #[test]
     fn limits_and_syntax() {
