@@ -337,7 +337,7 @@ fn user_name(i: usize) -> String {
     format!("user{i:07}@example.org")
 }
 
-/// The body Okta sends on assignment (reference/okta.md), without a password: hashing one is
+/// The body Okta sends on assignment (docs/idp-behaviour.md, "Okta", "Create"), without a password: hashing one is
 /// deliberately slow (argon2id) and would measure the hash, not roster.
 fn okta_user(i: usize) -> Value {
     let family = ["Lovelace", "Hopper", "Xu", "Turing", "Noether", "Curie"][i % 6];

@@ -1,6 +1,6 @@
 //! Adding one member to a group of 10 and to a group of 100,000 through the real HTTP PATCH
 //! (the app in-process on a temporary SQLite file): the times should be about the same, since a
-//! membership change touches only the rows it names (issue 4, DESIGN.md §5).
+//! membership change touches only the rows it names (docs/architecture.md §7.2).
 //!
 //! `cargo bench --bench membership`. Prints the median of 50 adds to each group and their
 //! ratio; it asserts nothing about time. Seeding goes through the store (users one by one in a

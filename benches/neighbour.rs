@@ -1,4 +1,4 @@
-//! The noisy-neighbour benchmark (issue 12): while one org (the attacker) sends the worst
+//! The noisy-neighbour benchmark (docs/architecture.md §10): while one org (the attacker) sends the worst
 //! requests the limits allow, another org's (the victim's) `userName eq` lookup and
 //! `POST /Users` must stay within 3× of their latency with no attacker, on SQLite and on
 //! PostgreSQL. Runs a real `roster serve` process over loopback HTTP, like `benches/connector.rs`.

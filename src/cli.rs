@@ -1,4 +1,4 @@
-//! The `roster` command line (DESIGN.md §8): `serve` (the default), `migrate`, `org create`,
+//! The `roster` command line (docs/architecture.md §1): `serve` (the default), `migrate`, `org create`,
 //! `token create`, `token revoke`.
 //!
 //! Commands other than `serve` open the database beside a server that may be running: on

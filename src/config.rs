@@ -1,4 +1,4 @@
-//! Settings from command-line flags and `ROSTER_*` environment variables (DESIGN.md §7). Every
+//! Settings from command-line flags and `ROSTER_*` environment variables (docs/configuration.md). Every
 //! setting is both: `--bind` is `ROSTER_BIND`, and so on. Secrets are never printed.
 
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! Who is calling: the bearer JWT every request carries (DESIGN.md §2).
+//! Who is calling: the bearer JWT every request carries (docs/architecture.md §5).
 //!
 //! This module owns the token vocabulary ([`Role`], [`Claims`]), the key material
 //! ([`keys`]: the HS256 secret, PEM and JWKS public keys) and the cryptography
@@ -18,7 +18,7 @@ pub use self::keys::{Secret, load_or_create_secret};
 pub use self::token::{AuthError, JwtSettings, KeyError, Signer, Verifier};
 
 /// What a token may do: `/scim/v2` needs [`Role::Provisioner`] or [`Role::Admin`],
-/// `/admin/v1` needs [`Role::Admin`] (DESIGN.md §2).
+/// `/admin/v1` needs [`Role::Admin`] (docs/architecture.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

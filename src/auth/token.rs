@@ -1,7 +1,7 @@
 //! JWT verification ([`Verifier`], for every request) and issuing ([`Signer`], for
 //! `roster token create`), with their errors ([`AuthError`]).
 //!
-//! The rules (DESIGN.md §2):
+//! The rules (docs/architecture.md §5):
 //! - The algorithm comes from the configured allow-list; the token's header only picks among the
 //!   allowed ones, and must fit the key it is verified with. HMAC tokens are verified with the
 //!   shared secret only, asymmetric tokens with public keys only, so a public key can never be
@@ -40,7 +40,7 @@ pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// The default clock skew tolerated for `exp`, `nbf` and `iat`, in seconds.
 pub const DEFAULT_LEEWAY_SECONDS: u64 = 60;
 
-/// How incoming tokens are verified (DESIGN.md §7: `ROSTER_JWT_*`).
+/// How incoming tokens are verified (`ROSTER_JWT_*`: docs/configuration.md).
 #[derive(Debug, Clone)]
 pub struct JwtSettings {
     /// The HS256 shared secret (`ROSTER_JWT_SECRET`, or the generated one).

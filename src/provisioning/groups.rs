@@ -642,7 +642,7 @@ fn route(
 }
 
 /// One operation whose path names `members` (RFC 7644 §3.5.2.1–§3.5.2.3, with the Entra and
-/// Okta forms of reference/entra.md and okta.md).
+/// Okta forms of docs/idp-behaviour.md).
 fn member_operation(
     conn: &mut DbConnection,
     current: &GroupRow,

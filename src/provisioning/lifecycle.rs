@@ -1,4 +1,4 @@
-//! The lifecycle rule (DESIGN.md §3): a user's `active` state changes only here, whoever asks —
+//! The lifecycle rule (docs/architecture.md §6): a user's `active` state changes only here, whoever asks —
 //! a SCIM PATCH in any IdP's dialect, a SCIM PUT, or an admin through the admin API.
 //!
 //! A change runs in the same transaction as the rest of the write: the new state, the
@@ -7,7 +7,7 @@
 //!
 //! Authority: the last writer wins. An admin may deactivate a user that an IdP manages; if the
 //! IdP later sends `active: true`, the user is reactivated. Both changes are in the audit log
-//! with their channel, so an admin can see who reactivated whom (README, "Who decides").
+//! with their channel, so an admin can see who reactivated whom (docs/admin-api.md, "Who decides").
 
 use chrono::{DateTime, Utc};
 

@@ -1,5 +1,5 @@
 //! Use cases: what roster does when a connector or an admin asks for something. The only code
-//! that opens write transactions and writes audit events (DESIGN.md §3, §4).
+//! that opens write transactions and writes audit events (docs/architecture.md §2, §6).
 
 pub mod access;
 pub mod audit;

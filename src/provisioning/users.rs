@@ -198,7 +198,7 @@ pub async fn replace(
             patch::check_value_counts(&USER_RESOURCE, &validated.resource, &[])?;
             let mut next = validated.resource;
             // PUT without `active` leaves the state as it is rather than deactivating: AIW Okta apps
-            // drop it from profile updates (reference/okta.md).
+            // drop it from profile updates (docs/idp-behaviour.md, "Okta", "Update: PUT or PATCH").
             if !next.contains_key("active")
                 && let Some(active) = current.get("active")
             {
@@ -231,7 +231,7 @@ pub async fn patch(
         move |current| {
             let mut next = patch::apply(&USER_RESOURCE, current, &request)?;
             next.remove("password");
-            // PUT and PATCH share validation (issue 3, point 6): the patched resource must be
+            // PUT and PATCH share validation: the patched resource must be
             // one a PUT would accept (required attributes, types, immutability, one primary).
             let validated =
                 resource::validate_replace(&USER_RESOURCE, current, Value::Object(next))?;

@@ -882,7 +882,7 @@ mod tests {
         assert_eq!(validate_create(&USER_RESOURCE, body), Ok(want));
     }
 
-    /// Entra ID's create request (entra.md, "Documented requests", [ENTRA-TUT]).
+    /// Entra ID's create request (docs/idp-behaviour.md, "Microsoft Entra ID", "Documented requests").
     #[test]
     fn entra_create_body() {
         let body = json!({

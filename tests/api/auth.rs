@@ -1,4 +1,4 @@
-//! Who may call `/scim/v2` (DESIGN.md §2): every refusal is a 401 SCIM error with a
+//! Who may call `/scim/v2` (docs/architecture.md §5): every refusal is a 401 SCIM error with a
 //! `WWW-Authenticate: Bearer` challenge (RFC 6750 §3) and a `detail` a person can act on.
 
 use base64::Engine;

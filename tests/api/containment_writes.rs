@@ -1,4 +1,4 @@
-//! No tenant's writes hold up another's (issue 12): request sizes are capped and refused early,
+//! No tenant's writes hold up another's (docs/limits.md, "Write requests"): request sizes are capped and refused early,
 //! the work of a write is done before it takes the write lock, the write queue and the password
 //! hashing queue are bounded (503 with `Retry-After` when full), and the CLI waits for a running
 //! server's write lock instead of failing.

@@ -254,7 +254,7 @@ impl TestApp {
     }
 }
 
-/// The body Okta sends to create a user (reference/okta.md).
+/// The body Okta sends to create a user (docs/idp-behaviour.md, "Okta", "Create").
 pub fn okta_user(user_name: &str) -> Value {
     json!({
         "schemas": [USER_SCHEMA],

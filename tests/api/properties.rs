@@ -1,4 +1,4 @@
-//! Property tests (issue 12, "Must show"): the filter, attribute-path, PATCH and JWT parsers
+//! Property tests (docs/architecture.md §10): the filter, attribute-path, PATCH and JWT parsers
 //! never panic on arbitrary or grammar-shaped input; every filter that parses is answered by
 //! the database with exactly the users the in-memory evaluator `Filter::matches` selects, on
 //! both backends; and filter text is never a server error.
@@ -1134,7 +1134,7 @@ fn generators_reach_the_engines() {
     assert!(tokens >= 20, "{tokens} tokens verified");
 }
 
-// The cases the differential property found (issue 12, defect 6): names unique ignoring case
+// The cases the differential property found: names unique ignoring case
 // and e-mail addresses are folded in Rust on both backends, so every spelling selects what
 // `Filter::matches` selects. Attributes held in the resource's JSON fold by `lower()`, made
 // Unicode-aware on SQLite (src/store/lower.rs); PostgreSQL's follows the database's locale.

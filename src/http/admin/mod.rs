@@ -1,4 +1,4 @@
-//! The admin API under `/admin/v1` (DESIGN.md §1): the "Manage users" screen of an org admin,
+//! The admin API under `/admin/v1` (docs/admin-api.md): the "Manage users" screen of an org admin,
 //! over JSON. Only `admin` tokens; errors are `{"error": code, "message": text}`.
 //!
 //! Every body and field is bounded here, at the edge (docs/limits.md, Admin API): a body limit,
