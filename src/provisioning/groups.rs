@@ -364,14 +364,15 @@ pub async fn groups_of_users(
     ids: &[UserId],
     base: &str,
 ) -> Result<HashMap<UserId, Vec<Value>>, ScimError> {
-    let org = org.clone();
-    // One user's groups are a point read; a page's grow with it.
+    let owned = org.clone();
+    // One user's groups are a point read; a page's grow with it (a scan: the org's permit and
+    // the time limit).
     let one = ids.len() <= 1;
     let ids = ids.to_vec();
     let base = base.to_owned();
     store
-        .run_read(one, move |conn| {
-            Ok(groups_of_users_in(conn, &org, &ids, &base)?)
+        .read(org, one, move |conn| {
+            Ok(groups_of_users_in(conn, &owned, &ids, &base)?)
         })
         .await
 }

@@ -518,22 +518,6 @@ impl Store {
         self.run(f).await
     }
 
-    /// [`Store::run_indexed`] when `indexed`, else [`Store::run`]: for reads that learn only at
-    /// run time whether they are point reads (a filter pinning a unique attribute, one user's
-    /// groups rather than a page's).
-    pub async fn run_read<T, E, F>(&self, indexed: bool, f: F) -> Result<T, E>
-    where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
-        T: Send + 'static,
-        E: From<StoreError> + Send + 'static,
-    {
-        if indexed {
-            self.run_indexed(f).await
-        } else {
-            self.run(f).await
-        }
-    }
-
     /// Runs CPU-heavy work (password hashing) on the store's compute pool: a few threads of its
     /// own, so that it never occupies the threads database work runs on. Refused with
     /// [`StoreError::Overloaded`] when the pool's queue is full.
@@ -545,8 +529,9 @@ impl Store {
         self.compute.run(f).await
     }
 
-    /// A read of `org`'s data: [`Store::run_indexed`] when `indexed` (a point read), else
-    /// [`Store::scan`].
+    /// A read of `org`'s data that learns only at run time whether it is a point read (a filter
+    /// pinning a unique attribute, one user's groups rather than a page's):
+    /// [`Store::run_indexed`] when `indexed`, else [`Store::scan`].
     pub async fn read<T, E, F>(&self, org: &OrgId, indexed: bool, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
