@@ -69,10 +69,11 @@ struct Args {
     #[arg(long, default_value_t = 8)]
     attacker_clients: usize,
     /// Most victim requests of each kind per phase.
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 50_000)]
     victim_requests: usize,
-    /// Longest a measured phase may run.
-    #[arg(long, default_value = "40s", value_parser = humantime::parse_duration)]
+    /// How long each measured phase (quiet, attacked) runs: the victim keeps sending for this
+    /// long, so the attacked phase spans many of the attacker's slowest requests.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     phase_time: Duration,
     /// Client timeout of every request; a request that takes longer is counted as timed out.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
@@ -101,8 +102,7 @@ impl Args {
             self.attacker_users = self.attacker_users.min(2_000);
             self.victim_users = self.victim_users.min(200);
             self.attacker_clients = self.attacker_clients.min(4);
-            self.victim_requests = self.victim_requests.min(60);
-            self.phase_time = self.phase_time.min(Duration::from_secs(4));
+            self.phase_time = self.phase_time.min(Duration::from_secs(3));
             self.timeout = self.timeout.min(Duration::from_secs(5));
             self.attacker_requests = self.attacker_requests.min(200);
             self.cost_repeats = 1;
