@@ -285,18 +285,7 @@ pub fn update(
         .iter()
         .any(|k| before.get(*k) != data.resource.get(*k))
     {
-        diesel::delete(
-            user_emails::table
-                .filter(user_emails::org_id.eq(org.as_str()))
-                .filter(user_emails::user_id.eq(id.as_str())),
-        )
-        .execute(conn)?;
-        diesel::delete(
-            user_phone_numbers::table
-                .filter(user_phone_numbers::org_id.eq(org.as_str()))
-                .filter(user_phone_numbers::user_id.eq(id.as_str())),
-        )
-        .execute(conn)?;
+        delete_children(conn, &org, &id)?;
         write_children(conn, &org, &id, &data.resource)?;
     }
     Ok(Some(UserRow {
@@ -316,10 +305,8 @@ pub fn update(
     }))
 }
 
-/// Deletes the user (its child rows cascade). Returns whether it existed.
-pub fn delete(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryResult<bool> {
-    // Child rows are deleted explicitly as well: the cascade needs SQLite's foreign_keys pragma,
-    // and correctness should not hang on a pragma.
+/// Deletes the user's child rows (`emails`, `phoneNumbers`), scoped by its org.
+fn delete_children(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryResult<()> {
     diesel::delete(
         user_emails::table
             .filter(user_emails::org_id.eq(org.as_str()))
@@ -332,6 +319,14 @@ pub fn delete(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryResult<
             .filter(user_phone_numbers::user_id.eq(id.as_str())),
     )
     .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes the user (its child rows cascade). Returns whether it existed.
+pub fn delete(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryResult<bool> {
+    // Child rows are deleted explicitly as well: the cascade needs SQLite's foreign_keys pragma,
+    // and correctness should not hang on a pragma.
+    delete_children(conn, org, id)?;
     let deleted = diesel::delete(
         users::table
             .filter(users::org_id.eq(org.as_str()))
