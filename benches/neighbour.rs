@@ -378,12 +378,15 @@ struct Limits {
 }
 
 impl Limits {
-    /// Reads `/ServiceProviderConfig` (RFC 7643 §5). A cap on multi-valued attributes is looked
-    /// for under any key that names one (`maxValues`, `maxMultiValued…`), wherever the server
-    /// puts it.
+    /// Reads `/ServiceProviderConfig` (RFC 7643 §5) for the Bulk limits, and the cap on the
+    /// values of a multi-valued attribute where the server advertises it: roster in the
+    /// `description` of the User schema's `emails` attribute in `/Schemas` ("At most N
+    /// values.", RFC 7643 §7 having no characteristic for it); else under any key of
+    /// `/ServiceProviderConfig` that names one (`maxValues`, `maxMultiValued…`).
     async fn discover(client: &Client) -> Limits {
         let (_, doc) = send(client.get("/ServiceProviderConfig")).await;
         let doc = doc.unwrap_or_default();
+        let (_, schemas) = send(client.get("/Schemas")).await;
         let number = |v: &Value| v.as_u64().map(|n| n as usize);
         fn find_cap(v: &Value) -> Option<usize> {
             match v {
@@ -406,9 +409,33 @@ impl Limits {
                 .filter(|&n| n > 0)
                 .unwrap_or(1),
             bulk_max_payload: number(&doc["bulk"]["maxPayloadSize"]).unwrap_or(1024 * 1024),
-            max_values: find_cap(&doc),
+            max_values: schemas
+                .as_ref()
+                .and_then(emails_cap)
+                .or_else(|| find_cap(&doc)),
         }
     }
+}
+
+/// The "At most N values" of the `emails` attribute of the User schema in a `/Schemas`
+/// ListResponse.
+fn emails_cap(schemas: &Value) -> Option<usize> {
+    let user = schemas["Resources"]
+        .as_array()?
+        .iter()
+        .find(|s| s["id"] == USER_SCHEMA)?;
+    let emails = user["attributes"]
+        .as_array()?
+        .iter()
+        .find(|a| a["name"] == "emails")?;
+    let description = emails["description"].as_str()?;
+    let (_, after) = description.split_once("At most ")?;
+    let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+    after[digits.len()..]
+        .trim_start()
+        .starts_with("values")
+        .then(|| digits.parse().ok())
+        .flatten()
 }
 
 /// The four kinds of attacker request.
@@ -605,17 +632,19 @@ struct VictimRun {
 }
 
 /// The victim: one client looking users up by `userName` (3 in 4 exist), one creating users,
-/// each closed-loop, until `requests` each or `limit`.
+/// each closed-loop, until `requests` each or `limit`. Each client runs on a thread and runtime
+/// of its own, with its own connection: what it measures is the server, not this process's
+/// attacker tasks (building and sending their large bodies) delaying it on a shared runtime.
 async fn victim(
-    client: &Client,
+    base: &str,
+    timeout: Duration,
     users: usize,
     requests: usize,
     limit: Duration,
     run: &str,
 ) -> VictimRun {
     let deadline = Instant::now() + limit;
-    let c = client.clone();
-    let lookups = tokio::spawn(async move {
+    let lookups = on_own_thread(base, timeout, move |c| async move {
         let mut tally = Tally::default();
         for i in 0..requests {
             if Instant::now() >= deadline {
@@ -635,9 +664,8 @@ async fn victim(
         }
         tally
     });
-    let c = client.clone();
     let run = run.to_owned();
-    let creates = tokio::spawn(async move {
+    let creates = on_own_thread(base, timeout, move |c| async move {
         let mut tally = Tally::default();
         for i in 0..requests {
             if Instant::now() >= deadline {
@@ -654,6 +682,33 @@ async fn victim(
         lookup: lookups.await.unwrap(),
         create: creates.await.unwrap(),
     }
+}
+
+/// Runs `client` (a victim client of org `victim`) on a new thread with a single-threaded
+/// runtime and an HTTP client of its own; its result arrives through the returned channel.
+fn on_own_thread<F, Fut>(
+    base: &str,
+    timeout: Duration,
+    client: F,
+) -> tokio::sync::oneshot::Receiver<Tally>
+where
+    F: FnOnce(Client) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Tally>,
+{
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let base = base.to_owned();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let tally = runtime.block_on(async move {
+            let http = reqwest::Client::builder().timeout(timeout).build().unwrap();
+            client(Client::new(&http, &base, "victim")).await
+        });
+        let _ = reply.send(tally);
+    });
+    answer
 }
 
 /// A row of the cost table.
@@ -710,7 +765,6 @@ async fn run(args: &Args, backend: BackendArg) {
         .unwrap();
     let server = Server::start(&database_url, args.max_body_bytes);
     server.wait_ready(&http).await;
-    let victim_client = Client::new(&http, &server.base, "victim");
     let attack = Arc::new(Attack {
         client: Client::new(&http, &server.base, "attacker"),
         targets: attacker_ids,
@@ -735,7 +789,8 @@ async fn run(args: &Args, backend: BackendArg) {
 
     // Quiet.
     let quiet = victim(
-        &victim_client,
+        &server.base,
+        args.timeout,
         args.victim_users,
         args.victim_requests,
         args.phase_time,
@@ -770,7 +825,8 @@ async fn run(args: &Args, backend: BackendArg) {
     let cpu_before = server.cpu_seconds();
     let attacked_started = Instant::now();
     let attacked = victim(
-        &victim_client,
+        &server.base,
+        args.timeout,
         args.victim_users,
         args.victim_requests,
         args.phase_time,

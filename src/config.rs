@@ -157,6 +157,37 @@ pub struct Settings {
     /// Lifecycle event delivery (docs/events.md).
     #[command(flatten)]
     pub events: EventSettings,
+
+    /// How organizations share the server (docs/limits.md, "Sharing the server between
+    /// organizations").
+    #[command(flatten)]
+    pub admission: AdmissionSettings,
+}
+
+/// Per-organization admission of SCIM requests (docs/limits.md, "Sharing the server between
+/// organizations").
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct AdmissionSettings {
+    /// SCIM requests one organization may have in flight at once in this process, a request
+    /// counting one more for every 64 KiB of its body; more wait up to
+    /// `ROSTER_ORG_REQUEST_WAIT`, then 503 with `Retry-After`.
+    #[arg(long, env = "ROSTER_ORG_REQUESTS", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub org_requests: u32,
+
+    /// How long a SCIM request over its organization's `ROSTER_ORG_REQUESTS` waits for its turn
+    /// before 503.
+    #[arg(long, env = "ROSTER_ORG_REQUEST_WAIT", default_value = "2s", value_parser = humantime::parse_duration, global = true)]
+    pub org_request_wait: Duration,
+}
+
+impl Default for AdmissionSettings {
+    /// The defaults of the flags above.
+    fn default() -> AdmissionSettings {
+        AdmissionSettings {
+            org_requests: 32,
+            org_request_wait: Duration::from_secs(2),
+        }
+    }
 }
 
 /// Bounds on the database work of requests (docs/limits.md, "Queries") and SQLite's
@@ -350,6 +381,26 @@ impl Settings {
             algorithms: self.jwt_algorithms.clone(),
             leeway_seconds: 60,
         })
+    }
+}
+
+#[cfg(test)]
+mod admission_settings_tests {
+    use clap::Parser as _;
+
+    use super::AdmissionSettings;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        admission: AdmissionSettings,
+    }
+
+    #[test]
+    fn the_default_is_what_the_flags_default_to() {
+        let parsed = Cli::try_parse_from(["roster"]).unwrap();
+        assert_eq!(parsed.admission, AdmissionSettings::default());
+        assert!(Cli::try_parse_from(["roster", "--org-requests", "0"]).is_err());
     }
 }
 

@@ -62,9 +62,17 @@ impl Application {
             cursor_key,
         });
         let max_body = settings.max_body_bytes;
+        let admission = web::Data::new(http::admission::Admission::new(http::admission::Limits {
+            org_requests: settings.admission.org_requests,
+            wait: settings.admission.org_request_wait,
+            largest_body: u64::try_from(max_body)
+                .unwrap_or(u64::MAX)
+                .max(settings.bulk_max_payload_bytes),
+        }));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(admission.clone())
                 .app_data(event_settings.clone())
                 .app_data(
                     web::JsonConfig::default()

@@ -99,7 +99,8 @@ impl actix_web::ResponseError for Rejection {
     }
 }
 
-fn bearer_token(req: &HttpRequest) -> Result<String, ScimError> {
+/// The bearer token of `req`'s `Authorization` header, or why there is none.
+pub(super) fn bearer_token(req: &HttpRequest) -> Result<String, ScimError> {
     let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
         ScimError::unauthorized("send the token as 'Authorization: Bearer <token>'")
     })?;

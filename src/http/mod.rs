@@ -2,6 +2,7 @@
 //! Handlers parse the request into typed values, call `provisioning/`, and render the result.
 
 pub mod admin;
+pub mod admission;
 pub mod error;
 pub mod extract;
 pub mod scim;
@@ -35,7 +36,11 @@ impl AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .service(web::scope("/scim/v2").configure(scim::routes))
+        .service(
+            web::scope("/scim/v2")
+                .wrap(actix_web::middleware::from_fn(admission::admit))
+                .configure(scim::routes),
+        )
         .service(
             web::scope("/admin/v1")
                 .app_data(admin::json_config())

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bulk;
 pub mod delivery;
 pub mod events;
+pub mod fairness;
 pub mod groups;
 pub mod lifecycle;
 pub mod users;

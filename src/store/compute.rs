@@ -6,32 +6,58 @@
 //! takes at most `threads` cores, and when `queue` jobs are already waiting the next one is
 //! refused ([`StoreError::Overloaded`], answered 503 with `Retry-After`) instead of queueing
 //! without bound.
+//!
+//! Shared fairly between organizations (docs/limits.md, "Sharing the server between
+//! organizations"): the queue hands out jobs in the organizations' turns ([`super::fair`]), and
+//! an organization with nothing queued is never refused for a queue that others filled. The
+//! threads run at a lower CPU priority than the server's others (`nice` [`NICE`]): the work here
+//! is deliberately slow and waited for by one request, so while the cores are contended the
+//! kernel gives them first to the short requests of every organization, and while they are not
+//! the pool still has them all.
 
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use super::StoreError;
+use super::{StoreError, fair};
+
+/// How much lower the compute threads' CPU priority is (Linux `nice`, 0 to 19): at 10 a thread
+/// gets about a tenth of the CPU time of a thread of the default priority it competes with.
+pub const NICE: i32 = 10;
 
 type Job = Box<dyn FnOnce() + Send>;
 
 /// The handle jobs are queued through; the threads stop when the last handle is dropped.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Pool {
-    queue: mpsc::SyncSender<Job>,
+    queue: fair::Sender<Job>,
+    capacity: usize,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Pool {
     /// Starts `threads` threads (at least one) behind a queue of `queue` jobs (at least one).
     pub fn start(threads: usize, queue: usize) -> std::io::Result<Pool> {
-        let (sender, jobs) = mpsc::sync_channel::<Job>(queue.max(1));
-        let jobs = Arc::new(Mutex::new(jobs));
+        let (sender, jobs) = fair::channel::<Job>();
+        let jobs = Arc::new(jobs);
         for n in 0..threads.max(1) {
             let jobs = Arc::clone(&jobs);
             std::thread::Builder::new()
                 .name(format!("roster-compute-{n}"))
-                .spawn(move || work(&jobs))?;
+                .spawn(move || {
+                    lower_priority();
+                    work(&jobs);
+                })?;
         }
-        Ok(Pool { queue: sender })
+        Ok(Pool {
+            queue: sender,
+            capacity: queue.max(1),
+        })
     }
 
     /// Runs `f` on the pool and returns its result; refused at once when the queue is full.
@@ -47,15 +73,15 @@ impl Pool {
             // The caller may have gone; the work is done either way.
             let _ = reply.send(f());
         });
-        match self.queue.try_send(job) {
+        match self.queue.try_send(fair::current(), job, self.capacity) {
             Ok(()) => {}
-            Err(mpsc::TrySendError::Full(_)) => {
+            Err(fair::Full::Full(_)) => {
                 return Err(StoreError::Overloaded {
                     why: "too many password hashes are waiting to be computed".to_owned(),
                     retry_after_secs: 1,
                 });
             }
-            Err(mpsc::TrySendError::Disconnected(_)) => {
+            Err(fair::Full::Gone(_)) => {
                 return Err(StoreError::Task(
                     "the compute threads have stopped".to_owned(),
                 ));
@@ -67,22 +93,27 @@ impl Pool {
     }
 }
 
-fn work(jobs: &Mutex<mpsc::Receiver<Job>>) {
-    loop {
-        // The lock is held only while taking a job, not while running it.
-        let job = match jobs.lock() {
-            Ok(receiver) => receiver.recv(),
-            Err(_) => return,
-        };
-        match job {
-            Ok(job) => {
-                // A panicking job loses only its own answer; the thread keeps serving.
-                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-            }
-            Err(_) => return,
-        }
+fn work(jobs: &fair::Receiver<Job>) {
+    while let Some(job) = jobs.recv() {
+        // A panicking job loses only its own answer; the thread keeps serving.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
     }
 }
+
+/// Lowers the calling thread's CPU priority to [`NICE`]. On Linux a thread's `nice` is its own
+/// (setpriority on its thread id); lowering it needs no privilege. If it fails the pool still
+/// works, at the default priority.
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    let thread = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(thread), NICE) {
+        tracing::warn!(error = %e, "could not lower the compute threads' CPU priority");
+    }
+}
+
+/// Elsewhere the compute threads keep the default priority.
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
 
 #[cfg(test)]
 mod tests {
@@ -104,14 +135,25 @@ mod tests {
             })
         };
         running.await.unwrap();
-        // The thread is busy: one job may wait, the next is refused.
-        assert!(pool.queue.try_send(Box::new(|| {})).is_ok());
+        // The thread is busy: one job may wait, the next of the same organization is refused.
+        assert!(
+            pool.queue
+                .try_send(fair::current(), Box::new(|| {}), 1)
+                .is_ok()
+        );
         assert!(matches!(
             pool.run(|| 3).await,
             Err(StoreError::Overloaded { .. })
         ));
+        // Another organization, with nothing queued, still gets its turn.
+        let other = {
+            let pool = pool.clone();
+            tokio::spawn(async move { fair::serve_for("other", pool.run(|| 4)).await })
+        };
+        tokio::task::yield_now().await;
         release.send(()).unwrap();
         assert!(busy.await.unwrap().is_ok());
+        assert_eq!(other.await.unwrap().unwrap(), 4);
         assert_eq!(pool.run(|| 2).await.unwrap(), 2);
     }
 }

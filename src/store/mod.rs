@@ -27,6 +27,7 @@ pub mod audit;
 pub mod budget;
 pub mod compute;
 pub mod events;
+pub mod fair;
 pub mod filter;
 pub mod groups;
 pub mod import;

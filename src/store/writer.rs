@@ -13,8 +13,11 @@
 //! - **durable before answered**: a request learns its outcome only after the batch has
 //!   committed; if the commit fails, every request of the batch is told it failed, and none of
 //!   them was written;
-//! - **serial**: requests run one after another in arrival order and each sees the writes of
-//!   the ones before it, exactly as with one transaction each;
+//! - **serial**: requests run one after another and each sees the writes of the ones before
+//!   it, exactly as with one transaction each. The queue is fair across organizations
+//!   ([`super::fair`]): organizations with writes queued take turns, one write each, and each
+//!   organization's writes run in their arrival order, so one organization's backlog (a Bulk
+//!   request's operations, a flood of creates) never sits in front of another's write;
 //! - **no added latency when idle**: the writer never waits for a batch to fill; a lone request
 //!   is a batch of one.
 //!
@@ -28,12 +31,11 @@
 //! patch engine, validation), so a job holds the lock only for its statements.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 
-use super::{DbConnection, Manager, StoreError, end_savepoint, savepoint, transaction_depth};
+use super::{DbConnection, Manager, StoreError, end_savepoint, fair, savepoint, transaction_depth};
 
 /// The most requests one transaction takes; bounds how long the first of them waits for the
 /// commit when requests keep arriving.
@@ -83,9 +85,15 @@ pub type Job = Box<dyn FnOnce(Option<&mut DbConnection>) -> Outcome + Send>;
 
 /// The handle requests are queued through; the writer thread stops when the last handle is
 /// dropped.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GroupCommit {
-    queue: mpsc::Sender<Queued>,
+    queue: fair::Sender<Queued>,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommit").finish_non_exhaustive()
+    }
 }
 
 /// A job and when it was queued.
@@ -98,28 +106,32 @@ impl GroupCommit {
     /// Starts the writer thread, which takes its connections from `pool` and refuses jobs that
     /// waited longer than `deadline`.
     pub fn start(pool: r2d2::Pool<Manager>, deadline: Duration) -> std::io::Result<GroupCommit> {
-        let (queue, queued) = mpsc::channel::<Queued>();
+        let (queue, queued) = fair::channel::<Queued>();
         std::thread::Builder::new()
             .name("roster-sqlite-writer".to_owned())
             .spawn(move || writer(&pool, &Jobs { queued, deadline }))?;
         Ok(GroupCommit { queue })
     }
 
-    /// Queues `job`; gives it back when the writer has stopped.
+    /// Queues `job` in the turn of the organization the current request is served for
+    /// ([`fair::current`]); gives it back when the writer has stopped.
     pub fn submit(&self, job: Job) -> Result<(), Job> {
         self.queue
-            .send(Queued {
-                job,
-                at: Instant::now(),
-            })
-            .map_err(|mpsc::SendError(queued)| queued.job)
+            .send(
+                fair::current(),
+                Queued {
+                    job,
+                    at: Instant::now(),
+                },
+            )
+            .map_err(|queued| queued.job)
     }
 }
 
 /// The writer's end of the queue: hands out the jobs still within their deadline, and refuses
 /// the others as it meets them.
 struct Jobs {
-    queued: mpsc::Receiver<Queued>,
+    queued: fair::Receiver<Queued>,
     deadline: Duration,
 }
 
@@ -127,7 +139,7 @@ impl Jobs {
     /// The next job within its deadline, waiting for one; `None` when every handle is gone.
     fn recv(&self) -> Option<Job> {
         loop {
-            let queued = self.queued.recv().ok()?;
+            let queued = self.queued.recv()?;
             if let Some(job) = self.fresh(queued) {
                 return Some(job);
             }
@@ -137,7 +149,7 @@ impl Jobs {
     /// The next job within its deadline if one is queued now.
     fn try_recv(&self) -> Option<Job> {
         loop {
-            let queued = self.queued.try_recv().ok()?;
+            let queued = self.queued.try_recv()?;
             if let Some(job) = self.fresh(queued) {
                 return Some(job);
             }
@@ -146,7 +158,7 @@ impl Jobs {
 
     /// Every job queued now, expired or not.
     fn drain(&self) -> impl Iterator<Item = Job> + '_ {
-        self.queued.try_iter().map(|q| q.job)
+        std::iter::from_fn(|| self.queued.try_recv()).map(|q| q.job)
     }
 
     fn fresh(&self, queued: Queued) -> Option<Job> {

@@ -12,6 +12,7 @@ mod helpers;
 
 mod admin;
 mod admin_limits;
+mod admission;
 mod auth;
 mod bulk;
 mod concurrency;
