@@ -4,6 +4,8 @@
 pub mod admin;
 pub mod error;
 pub mod extract;
+pub mod rate_limit;
+pub mod request_log;
 pub mod scim;
 
 use actix_web::web;
@@ -22,6 +24,8 @@ pub struct AppState {
     pub capabilities: Capabilities,
     /// Seals RFC 9865 cursors.
     pub cursor_key: crate::scim::cursor::CursorKey,
+    /// Tokens minted through the admin API, rate limits, the SCIM request log.
+    pub connectors: crate::provisioning::connectors::Connectors,
 }
 
 impl AppState {
@@ -35,7 +39,12 @@ impl AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
-        .service(web::scope("/scim/v2").configure(scim::routes))
+        .service(
+            web::scope("/scim/v2")
+                .app_data(rate_limit::Limited)
+                .wrap(actix_web::middleware::from_fn(request_log::record))
+                .configure(scim::routes),
+        )
         .service(
             web::scope("/admin/v1")
                 .app_data(admin::json_config())
