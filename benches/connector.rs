@@ -5,6 +5,7 @@
 //! cargo bench --bench connector                                   # 10k users, SQLite, 1 and 16 clients
 //! cargo bench --bench connector -- --users 1000000 --seed         # seed 1M through the store first
 //! cargo bench --bench connector -- --backend postgres
+//! cargo bench --bench connector -- --request-log both             # with and without the SCIM request log
 //! ```
 //!
 //! Phases (each bounded in requests and time): create, `userName eq` lookups (3/4 hits), GET by
@@ -35,6 +36,13 @@ const SECRET: &str = "benchmark-secret-at-least-32-bytes-long!";
 enum BackendArg {
     Sqlite,
     Postgres,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RequestLogArg {
+    On,
+    Off,
+    Both,
 }
 
 /// Command line of the benchmark.
@@ -73,6 +81,10 @@ struct Args {
         default_value = "floor,lookup,get,patch,page,page-ends,cursor,filters"
     )]
     phases: Vec<String>,
+    /// The SCIM request log (`ROSTER_REQUEST_LOG`): `on` (the server's default), `off`, or
+    /// `both`: the whole run without it, then with it, and the two throughputs side by side.
+    #[arg(long, value_enum, default_value = "on")]
+    request_log: RequestLogArg,
     /// Run the ceiling server on this port (internal: the benchmark starts itself this way).
     #[arg(long, hide = true)]
     ceiling: Option<u16>,
@@ -90,7 +102,52 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(run(args));
+    let runs: &[bool] = match args.request_log {
+        RequestLogArg::On => &[true],
+        RequestLogArg::Off => &[false],
+        RequestLogArg::Both => &[false, true],
+    };
+    let results: Vec<(bool, Vec<Measured>)> = runs
+        .iter()
+        .map(|&log| (log, runtime.block_on(run(&args, log))))
+        .collect();
+    if let [(false, off), (true, on)] = results.as_slice() {
+        compare_request_log(off, on);
+    }
+}
+
+/// The throughput of each phase without and with the SCIM request log.
+fn compare_request_log(off: &[Measured], on: &[Measured]) {
+    println!("\nSCIM request log: the same phases without and with it\n");
+    println!(
+        "| phase | clients | req/s without | req/s with | change | server CPU µs/req without | with |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for m in off.iter().filter(|m| !m.phase.starts_with("ceiling")) {
+        let Some(w) = on
+            .iter()
+            .find(|w| w.phase == m.phase && w.clients == m.clients)
+        else {
+            continue;
+        };
+        let cpu = |x: f64| {
+            if x.is_finite() {
+                format!("{x:.0}")
+            } else {
+                "–".to_owned()
+            }
+        };
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:+.1}% | {} | {} |",
+            m.phase,
+            m.clients,
+            m.rate(),
+            w.rate(),
+            100.0 * (w.rate() / m.rate() - 1.0),
+            cpu(m.cpu_us),
+            cpu(w.cpu_us)
+        );
+    }
 }
 
 /// A fixed user, the size of what roster renders.
@@ -383,7 +440,7 @@ impl Target {
     }
 }
 
-async fn run(args: Args) {
+async fn run(args: &Args, request_log: bool) -> Vec<Measured> {
     let workdir = tempfile::tempdir().unwrap();
     let (database_url, pg_name) = match args.backend {
         BackendArg::Sqlite => (workdir.path().join("bench.db").display().to_string(), None),
@@ -451,6 +508,9 @@ async fn run(args: Args) {
                 .env("ROSTER_BIND", format!("127.0.0.1:{port}"))
                 .env("DATABASE_URL", &database_url)
                 .env("ROSTER_JWT_SECRET", SECRET)
+                // Throughput is what is measured: no per-org rate limit.
+                .env("ROSTER_RATE_LIMIT_PER_SECOND", "0")
+                .env("ROSTER_REQUEST_LOG", request_log.to_string())
                 .env("RUST_LOG", "warn");
             c
         },
@@ -781,7 +841,11 @@ async fn run(args: Args) {
         results.push(after);
     }
 
-    report(&args, &results, &ceilings, created);
+    eprintln!(
+        "SCIM request log: {}",
+        if request_log { "on" } else { "off" }
+    );
+    report(args, &results, &ceilings, created);
     drop(roster);
     if let Some(name) = pg_name {
         use diesel::{Connection as _, RunQueryDsl as _};
@@ -790,6 +854,7 @@ async fn run(args: Args) {
                 .execute(&mut admin);
         }
     }
+    results
 }
 
 fn report(args: &Args, results: &[Measured], ceilings: &[(usize, f64)], users: usize) {

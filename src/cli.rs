@@ -6,6 +6,7 @@
 //! fail with "database is locked": a revocation must not lose to the writes of the token it
 //! revokes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -15,8 +16,10 @@ use crate::auth::{Role, Signer};
 use crate::clock;
 use crate::config::Settings;
 use crate::ids::{OrgId, UserId};
+use crate::provisioning::tokens::{self, TokenRequest};
+use crate::provisioning::{Actor, Channel};
 use crate::startup::{self, Application};
-use crate::store::{orgs, tokens, unique_violation, users};
+use crate::store::{orgs, unique_violation};
 
 /// roster: the SCIM 2.0 system of record that Okta and Entra ID provision into.
 #[derive(Debug, Parser)]
@@ -74,6 +77,9 @@ pub enum TokenCommand {
         /// connectors expect). Revoke it with `roster token revoke`.
         #[arg(long, value_parser = humantime::parse_duration)]
         ttl: Option<Duration>,
+        /// What the org's admin sees it called in `GET /admin/v1/tokens`.
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Refuse a token from the next request on, on every node.
     Revoke {
@@ -117,37 +123,47 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             role,
             sub,
             ttl,
+            name,
         }) => {
             let org = OrgId::parse(&org).map_err(anyhow::Error::msg)?;
+            let subject = sub
+                .map(|sub| {
+                    UserId::parse(&sub).with_context(|| format!("'{sub}' is not a roster user id"))
+                })
+                .transpose()?;
             let store = open_store(&settings)?;
-            let mut conn = store.conn()?;
-            if !orgs::exists(&mut conn, &org)? {
-                anyhow::bail!(
-                    "organization '{org}' does not exist: create it with `roster org create {org}`"
-                );
-            }
-            if let Some(sub) = &sub {
-                let id = UserId::parse(sub)
-                    .with_context(|| format!("'{sub}' is not a roster user id"))?;
-                if users::find(&mut conn, &org, &id)?.is_none() {
-                    anyhow::bail!("organization '{org}' has no user with id '{sub}'");
-                }
-            }
             let secret = settings
                 .resolve_secret()?
                 .context("token create signs with the HS256 secret: set ROSTER_JWT_SECRET")?;
-            let signer = Signer::new(&secret, &settings.jwt_issuer, &settings.jwt_audience);
-            let (token, claims) =
-                signer.issue(org.as_str(), role, sub.as_deref(), ttl, clock::unix_now())?;
-            println!("{token}");
+            let signer = Arc::new(Signer::new(
+                &secret,
+                &settings.jwt_issuer,
+                &settings.jwt_audience,
+            ));
+            let actor = Actor {
+                org: org.clone(),
+                id: "cli".to_owned(),
+                channel: Channel::Cli,
+            };
+            let request = TokenRequest {
+                name: name.unwrap_or_else(|| format!("{role} token (cli)")),
+                role,
+                subject,
+                ttl,
+            };
+            let minted = actix_web::rt::System::new()
+                .block_on(tokens::create(&store, &signer, &actor, request))
+                .map_err(|e| anyhow::anyhow!("{}", e.detail()))?;
+            println!("{}", minted.token);
+            let view = minted.view;
             eprintln!(
-                "jti={} org={} role={} expires={}",
-                claims.jti,
-                claims.org,
-                claims.role,
-                claims
-                    .exp
-                    .map_or_else(|| "never".to_owned(), |e| e.to_string())
+                "jti={} org={} role={} name={:?} expires={}",
+                view.jti,
+                view.org,
+                view.role,
+                view.name,
+                view.expires_at
+                    .map_or_else(|| "never".to_owned(), |e| e.timestamp().to_string())
             );
             Ok(())
         }
@@ -166,14 +182,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// was. Waits for a running server's write lock (see the module documentation).
 pub fn revoke_token(settings: &Settings, jti: &str) -> anyhow::Result<bool> {
     let store = open_store(settings)?;
-    let mut conn = store.conn()?;
-    tokens::revoke(&mut conn, jti, clock::now()).with_context(|| {
-        format!(
-            "revoking token {jti} (if the database stayed locked, a server held its write lock \
+    actix_web::rt::System::new()
+        .block_on(tokens::revoke_by_operator(&store, jti))
+        .map_err(|e| anyhow::anyhow!("{}", e.detail()))
+        .with_context(|| {
+            format!(
+                "revoking token {jti} (if the database stayed locked, a server held its write lock \
              longer than ROSTER_CLI_LOCK_WAIT={}; retry)",
-            humantime::format_duration(settings.cli_lock_wait)
-        )
-    })
+                humantime::format_duration(settings.cli_lock_wait)
+            )
+        })
 }
 
 /// The store of a CLI command: one connection, waiting for a server's write lock.

@@ -162,6 +162,11 @@ pub struct Settings {
     /// organizations").
     #[command(flatten)]
     pub admission: AdmissionSettings,
+
+    /// Tokens, rate limits and the SCIM request log of the connectors an org admin runs
+    /// (docs/admin-api.md).
+    #[command(flatten)]
+    pub connectors: ConnectorSettings,
 }
 
 /// Per-organization admission of SCIM requests (docs/limits.md, "Sharing the server between
@@ -186,6 +191,64 @@ impl Default for AdmissionSettings {
         AdmissionSettings {
             org_requests: 32,
             org_request_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Settings of tokens minted through the admin API, per-org rate limits and the SCIM request
+/// log (docs/configuration.md, "Connectors").
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct ConnectorSettings {
+    /// How long the old token keeps working after `POST /admin/v1/tokens/{jti}/rotate`, unless
+    /// the call names its own `overlap`.
+    #[arg(long, env = "ROSTER_TOKEN_ROTATION_OVERLAP", default_value = "24h", value_parser = humantime::parse_duration, global = true)]
+    pub token_rotation_overlap: Duration,
+
+    /// How often a node writes when its tokens were last used (each token at most once a
+    /// minute, in one batch).
+    #[arg(long, env = "ROSTER_TOKEN_LAST_USED_FLUSH", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub token_last_used_flush: Duration,
+
+    /// SCIM requests per second an organization may make on one node, by default (its admin
+    /// may set another through `PUT /admin/v1/rate-limit`). 0: no limit.
+    #[arg(
+        long,
+        env = "ROSTER_RATE_LIMIT_PER_SECOND",
+        default_value_t = 100,
+        global = true
+    )]
+    pub rate_limit_per_second: u32,
+
+    /// SCIM requests an organization may make at once above its rate (the bucket's size), by
+    /// default.
+    #[arg(long, env = "ROSTER_RATE_LIMIT_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..), global = true)]
+    pub rate_limit_burst: u32,
+
+    /// How often a node reads the organizations' own rate limits, so that one set on another
+    /// node holds here within this time.
+    #[arg(long, env = "ROSTER_RATE_LIMIT_REFRESH", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
+    pub rate_limit_refresh: Duration,
+
+    /// Keep the SCIM request log (`GET /admin/v1/scim-requests`).
+    #[arg(long = "request-log", env = "ROSTER_REQUEST_LOG", default_value = "true", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), global = true)]
+    pub request_log: bool,
+
+    /// How long the SCIM request log keeps a record; older ones are purged by the server.
+    #[arg(long, env = "ROSTER_REQUEST_LOG_RETENTION", default_value = "30d", value_parser = humantime::parse_duration, global = true)]
+    pub request_log_retention: Duration,
+}
+
+impl Default for ConnectorSettings {
+    /// The defaults of the flags above.
+    fn default() -> ConnectorSettings {
+        ConnectorSettings {
+            token_rotation_overlap: Duration::from_secs(24 * 3600),
+            token_last_used_flush: Duration::from_secs(30),
+            rate_limit_per_second: 100,
+            rate_limit_burst: 200,
+            rate_limit_refresh: Duration::from_secs(10),
+            request_log: true,
+            request_log_retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -414,12 +477,15 @@ mod event_settings_tests {
     struct Cli {
         #[command(flatten)]
         events: EventSettings,
+        #[command(flatten)]
+        connectors: super::ConnectorSettings,
     }
 
     #[test]
     fn the_default_is_what_the_flags_default_to() {
         let parsed = Cli::try_parse_from(["roster"]).unwrap();
         assert_eq!(parsed.events, EventSettings::default());
+        assert_eq!(parsed.connectors, super::ConnectorSettings::default());
         let insecure = Cli::try_parse_from(["roster", "--events-allow-insecure", "true"]).unwrap();
         assert!(insecure.events.allow_insecure);
     }

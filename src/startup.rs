@@ -9,9 +9,10 @@ use actix_web::{App, HttpMessage as _, HttpServer, web};
 use anyhow::Context as _;
 use tracing_actix_web::{RequestId, TracingLogger};
 
-use crate::auth::Verifier;
+use crate::auth::{Signer, Verifier};
 use crate::config::Settings;
 use crate::http::{self, AppState};
+use crate::provisioning::connectors::{Background, Connectors};
 use crate::provisioning::delivery::Worker;
 use crate::scim::cursor::CursorKey;
 use crate::scim::discovery::{BulkLimits, Capabilities};
@@ -26,6 +27,8 @@ pub struct Application {
     server: Server,
     /// The event delivery worker, when this process runs one (docs/events.md).
     events: Option<Worker>,
+    /// The connectors' background tasks (last used, rate limits, the SCIM request log).
+    connectors: Background,
 }
 
 impl Application {
@@ -51,6 +54,11 @@ impl Application {
             .transpose()
             .context("building the event delivery client")?;
         let event_settings = web::Data::new(settings.events.clone());
+        let signer = jwt
+            .secret
+            .as_ref()
+            .map(|s| Signer::new(s, &settings.jwt_issuer, &settings.jwt_audience));
+        let (connectors, background) = Connectors::new(&store, &settings.connectors, signer);
         let state = web::Data::new(AppState {
             store,
             verifier,
@@ -60,6 +68,7 @@ impl Application {
                 .map(|u| u.trim_end_matches('/').to_owned()),
             capabilities: capabilities(settings),
             cursor_key,
+            connectors,
         });
         let max_body = settings.max_body_bytes;
         let admission = web::Data::new(http::admission::Admission::new(http::admission::Limits {
@@ -120,6 +129,7 @@ impl Application {
             port,
             server: server.run(),
             events,
+            connectors: background,
         })
     }
 
@@ -133,9 +143,13 @@ impl Application {
     /// with it; an event it was sending is sent again by the next worker (at least once).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let worker = self.events.map(|w| tokio::spawn(w.run()));
+        let connectors = self.connectors.spawn();
         let served = self.server.await;
         if let Some(worker) = worker {
             worker.abort();
+        }
+        for task in connectors {
+            task.abort();
         }
         served
     }

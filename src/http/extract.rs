@@ -28,6 +28,8 @@ impl FromRequest for Authenticated {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req);
+        let limited = super::rate_limit::applies(req);
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| Rejection::without_token(ScimError::internal()))?;
             let token = token.map_err(Rejection::without_token)?;
@@ -42,9 +44,14 @@ impl FromRequest for Authenticated {
             let principal =
                 Principal::from_claims(claims).map_err(|e| refused(ScimError::unauthorized(e)))?;
             tracing::Span::current().record("org", principal.org.as_str());
+            if limited {
+                super::rate_limit::check(&state, &principal).map_err(refused)?;
+            }
             access::authorize(&state.store, &principal)
                 .await
                 .map_err(refused)?;
+            state.connectors.used(&principal);
+            super::request_log::caller(&req, &principal);
             Ok(Authenticated(principal))
         })
     }
@@ -165,7 +172,12 @@ impl FromRequest for ScimJson {
             return Box::pin(async move { Err(error.into()) });
         }
         let body = web::Json::<Value>::from_request(req, payload);
-        Box::pin(async move { Ok(ScimJson(body.await?.into_inner())) })
+        let req = req.clone();
+        Box::pin(async move {
+            let value = body.await?.into_inner();
+            super::request_log::body(&req, &value);
+            Ok(ScimJson(value))
+        })
     }
 }
 

@@ -5,6 +5,8 @@ pub mod admin;
 pub mod admission;
 pub mod error;
 pub mod extract;
+pub mod rate_limit;
+pub mod request_log;
 pub mod scim;
 
 use actix_web::web;
@@ -23,6 +25,8 @@ pub struct AppState {
     pub capabilities: Capabilities,
     /// Seals RFC 9865 cursors.
     pub cursor_key: crate::scim::cursor::CursorKey,
+    /// Tokens minted through the admin API, rate limits, the SCIM request log.
+    pub connectors: crate::provisioning::connectors::Connectors,
 }
 
 impl AppState {
@@ -38,6 +42,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(readyz))
         .service(
             web::scope("/scim/v2")
+                .app_data(rate_limit::Limited)
+                .wrap(actix_web::middleware::from_fn(request_log::record))
                 .wrap(actix_web::middleware::from_fn(admission::admit))
                 .configure(scim::routes),
         )

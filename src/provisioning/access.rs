@@ -13,6 +13,7 @@ pub async fn authorize(store: &Store, principal: &Principal) -> Result<(), ScimE
     let principal = principal.clone();
     let org_known = store.org_known(&principal.org);
     let cache = store.clone();
+    let now = crate::clock::now();
     // One statement on indexes (and the org on first sight): a point read.
     store
         .run_indexed(move |conn| {
@@ -26,7 +27,7 @@ pub async fn authorize(store: &Store, principal: &Principal) -> Result<(), ScimE
                 cache.remember_org(&principal.org);
             }
             let subject = principal.subject.as_ref().map(|s| (&principal.org, s));
-            let standing = tokens::standing(conn, &principal.token_id, subject)?;
+            let standing = tokens::standing(conn, &principal.token_id, subject, now)?;
             if standing.revoked {
                 return Err(ScimError::unauthorized("the token has been revoked"));
             }

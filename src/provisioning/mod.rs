@@ -4,11 +4,16 @@
 pub mod access;
 pub mod audit;
 pub mod bulk;
+pub mod connectors;
 pub mod delivery;
 pub mod events;
 pub mod fairness;
 pub mod groups;
+pub mod last_used;
 pub mod lifecycle;
+pub mod rate_limits;
+pub mod request_log;
+pub mod tokens;
 pub mod users;
 
 use crate::auth::Principal;

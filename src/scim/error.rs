@@ -158,6 +158,15 @@ impl ScimError {
         }
     }
 
+    /// 429 with `Retry-After: retry_after_secs`: the caller's organization is over its rate
+    /// limit (RFC 6585 §4). RFC 7644 defines no `scimType` for it.
+    pub fn too_many_requests(detail: impl Into<String>, retry_after_secs: u32) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs),
+            ..Self::new(429, None, detail)
+        }
+    }
+
     /// The HTTP status code.
     pub fn status(&self) -> u16 {
         self.status

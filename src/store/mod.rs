@@ -23,6 +23,7 @@ macro_rules! native {
     };
 }
 
+pub mod api_tokens;
 pub mod audit;
 pub mod budget;
 pub mod compute;
@@ -34,7 +35,9 @@ pub mod import;
 pub mod json;
 pub mod lower;
 pub mod orgs;
+pub mod rate_limits;
 pub mod rekey;
+pub mod request_log;
 pub mod schema;
 pub mod sqlite_file;
 pub mod tokens;

@@ -173,6 +173,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+
+    api_tokens (jti) {
+        jti -> Text,
+        org_id -> Text,
+        name -> Text,
+        role -> Text,
+        subject -> Nullable<Text>,
+        created_at -> Timestamp,
+        created_by -> Text,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        rotated_to -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    org_rate_limits (org_id) {
+        org_id -> Text,
+        per_second -> Integer,
+        burst -> Integer,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    scim_requests (id) {
+        id -> BigInt,
+        org_id -> Text,
+        occurred_at -> Timestamp,
+        token_jti -> Text,
+        method -> Text,
+        path -> Text,
+        status -> Integer,
+        scim_type -> Nullable<Text>,
+        duration_us -> BigInt,
+        resource_id -> Nullable<Text>,
+        body_summary -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(users -> orgs (org_id));
 diesel::joinable!(groups -> orgs (org_id));
 diesel::joinable!(group_members -> groups (group_id));
@@ -190,4 +238,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     group_members,
     event_subscriptions,
     event_deliveries,
+    api_tokens,
+    org_rate_limits,
+    scim_requests,
 );

@@ -1,21 +1,59 @@
 //! Revoked token ids (`jti`). Revocation is decided in the database so that every node sharing
-//! it refuses the token from the next request on.
+//! it refuses the token from the next request on. A revocation carries the time from which the
+//! token is refused, which may lie in the future: the end of a rotation's overlap.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::DbConnection;
 use super::schema::revoked_tokens;
 
-/// Records `jti` as revoked. Revoking twice is not an error. Returns whether it was new.
+/// Records `jti` as revoked from `now` on. Revoking twice is not an error. Returns whether it
+/// was new: a token only scheduled to retire (the old token of a rotation, [`retire`]) is
+/// refused from `now` on, which counts as new.
 pub fn revoke(conn: &mut DbConnection, jti: &str, now: DateTime<Utc>) -> QueryResult<bool> {
-    if is_revoked(conn, jti)? {
-        return Ok(false);
+    let now = now.naive_utc();
+    let current: Option<NaiveDateTime> = revoked_tokens::table
+        .filter(revoked_tokens::jti.eq(jti))
+        .select(revoked_tokens::revoked_at)
+        .first(conn)
+        .optional()?;
+    match current {
+        Some(at) if at <= now => Ok(false),
+        Some(_) => {
+            diesel::update(revoked_tokens::table.filter(revoked_tokens::jti.eq(jti)))
+                .set(revoked_tokens::revoked_at.eq(now))
+                .execute(conn)?;
+            Ok(true)
+        }
+        None => insert(conn, jti, now),
     }
+}
+
+/// Schedules `jti` to be refused from `at` on (the end of a rotation's overlap); a token
+/// already refused earlier stays so.
+pub fn retire(conn: &mut DbConnection, jti: &str, at: DateTime<Utc>) -> QueryResult<()> {
+    let at = at.naive_utc();
+    let current: Option<NaiveDateTime> = revoked_tokens::table
+        .filter(revoked_tokens::jti.eq(jti))
+        .select(revoked_tokens::revoked_at)
+        .first(conn)
+        .optional()?;
+    match current {
+        Some(earlier) if earlier <= at => Ok(()),
+        Some(_) => diesel::update(revoked_tokens::table.filter(revoked_tokens::jti.eq(jti)))
+            .set(revoked_tokens::revoked_at.eq(at))
+            .execute(conn)
+            .map(drop),
+        None => insert(conn, jti, at).map(drop),
+    }
+}
+
+fn insert(conn: &mut DbConnection, jti: &str, at: NaiveDateTime) -> QueryResult<bool> {
     let inserted = diesel::insert_into(revoked_tokens::table)
         .values((
             revoked_tokens::jti.eq(jti),
-            revoked_tokens::revoked_at.eq(now.naive_utc()),
+            revoked_tokens::revoked_at.eq(at),
         ))
         .execute(conn);
     match inserted {
@@ -25,10 +63,23 @@ pub fn revoke(conn: &mut DbConnection, jti: &str, now: DateTime<Utc>) -> QueryRe
     }
 }
 
-/// Whether `jti` has been revoked.
-pub fn is_revoked(conn: &mut DbConnection, jti: &str) -> QueryResult<bool> {
+/// When each of `jtis` is (or will be) refused, for those that have a revocation.
+pub fn revoked_at(
+    conn: &mut DbConnection,
+    jtis: &[String],
+) -> QueryResult<Vec<(String, NaiveDateTime)>> {
+    revoked_tokens::table
+        .filter(revoked_tokens::jti.eq_any(jtis))
+        .select((revoked_tokens::jti, revoked_tokens::revoked_at))
+        .load(conn)
+}
+
+/// Whether `jti` is refused at `now`.
+pub fn is_revoked(conn: &mut DbConnection, jti: &str, now: DateTime<Utc>) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
-        revoked_tokens::table.filter(revoked_tokens::jti.eq(jti)),
+        revoked_tokens::table
+            .filter(revoked_tokens::jti.eq(jti))
+            .filter(revoked_tokens::revoked_at.le(now.naive_utc())),
     ))
     .get_result(conn)
 }
@@ -42,14 +93,20 @@ pub struct Standing {
     pub subject_active: Option<bool>,
 }
 
-/// Reads the [`Standing`] of the token `jti` acting as `subject` (in `org`).
+/// Reads the [`Standing`] of the token `jti` acting as `subject` (in `org`) at `now`: a
+/// revocation dated after `now` (the end of a rotation's overlap) does not count yet.
 pub fn standing(
     conn: &mut DbConnection,
     jti: &str,
     subject: Option<(&crate::ids::OrgId, &crate::ids::UserId)>,
+    now: DateTime<Utc>,
 ) -> QueryResult<Standing> {
     use super::schema::users;
-    let revoked = diesel::dsl::exists(revoked_tokens::table.filter(revoked_tokens::jti.eq(jti)));
+    let revoked = diesel::dsl::exists(
+        revoked_tokens::table
+            .filter(revoked_tokens::jti.eq(jti))
+            .filter(revoked_tokens::revoked_at.le(now.naive_utc())),
+    );
     match subject {
         None => Ok(Standing {
             revoked: native!(conn, |c| diesel::select(revoked).get_result(c))?,

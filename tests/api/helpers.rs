@@ -134,6 +134,15 @@ pub fn settings(database_url: &str) -> Settings {
         queries: Default::default(),
         events: Default::default(),
         admission: Default::default(),
+        // Tests send bursts far beyond the default rate limit; the rate limit's own tests set
+        // an organization's limit through the admin API.
+        connectors: roster::config::ConnectorSettings {
+            rate_limit_per_second: 1_000_000,
+            rate_limit_burst: 1_000_000,
+            token_last_used_flush: Duration::from_millis(200),
+            rate_limit_refresh: Duration::from_millis(500),
+            ..Default::default()
+        },
     }
 }
 

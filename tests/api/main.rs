@@ -16,6 +16,7 @@ mod admission;
 mod auth;
 mod bulk;
 mod concurrency;
+mod connectors;
 mod containment_queries;
 mod containment_writes;
 mod cursor;

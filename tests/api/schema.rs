@@ -32,6 +32,9 @@ fn declared() -> Tables {
         settings,
         event_subscriptions,
         event_deliveries,
+        api_tokens,
+        org_rate_limits,
+        scim_requests,
     ];
     let mut tables = Tables::new();
     for sql in selects {

@@ -7,6 +7,9 @@
 
 pub mod audit;
 pub mod events;
+pub mod rate_limit;
+pub mod requests;
+pub mod tokens;
 pub mod users;
 
 use std::future::Future;
@@ -58,6 +61,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/event-subscriptions/{id}/enable").route(web::post().to(events::enable)),
         )
+        .service(
+            web::resource("/tokens")
+                .route(web::get().to(tokens::list))
+                .route(web::post().to(tokens::create)),
+        )
+        .service(web::resource("/tokens/{jti}").route(web::delete().to(tokens::revoke)))
+        .service(web::resource("/tokens/{jti}/rotate").route(web::post().to(tokens::rotate)))
+        .service(
+            web::resource("/rate-limit")
+                .route(web::get().to(rate_limit::get))
+                .route(web::put().to(rate_limit::put)),
+        )
+        .service(web::resource("/scim-requests").route(web::get().to(requests::list)))
         .default_service(web::to(not_found));
 }
 
