@@ -29,7 +29,11 @@ impl FromRequest for Authenticated {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer_token(req);
         Box::pin(async move {
-            let state = state.ok_or_else(|| Rejection::without_token(ScimError::internal()))?;
+            let state = state.ok_or_else(|| {
+                Rejection::without_token(ScimError::internal_from(
+                    "the application state is not registered with the server",
+                ))
+            })?;
             let token = token.map_err(Rejection::without_token)?;
             let refused = |e: ScimError| Rejection {
                 error: e,

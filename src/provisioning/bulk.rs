@@ -164,6 +164,9 @@ pub struct OpResult {
     pub status: u16,
     /// The SCIM error body of a failed operation.
     pub response: Option<Value>,
+    /// The failure of a failed operation, its cause included, for the HTTP edge to log
+    /// (docs/architecture.md §9); the body above never carries the cause.
+    pub error: Option<ScimError>,
 }
 
 impl OpResult {
@@ -175,6 +178,7 @@ impl OpResult {
             version: None,
             status: error.status(),
             response: Some(error.body()),
+            error: Some(error.clone()),
         }
     }
 
@@ -630,6 +634,7 @@ impl Runner<'_> {
                     version: (status != 204).then(|| etag(version)),
                     status,
                     response: None,
+                    error: None,
                 },
                 Some(id),
             )),
