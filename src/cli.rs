@@ -5,6 +5,10 @@
 //! SQLite they meet its write lock, and wait for it (up to `ROSTER_CLI_LOCK_WAIT`) rather than
 //! fail with "database is locked": a revocation must not lose to the writes of the token it
 //! revokes.
+//!
+//! Like the HTTP handlers, the commands parse and call `provisioning` (its `operator` use
+//! cases), which writes each change with its audit event (channel `cli`); this module never
+//! names `store` (docs/architecture.md §2).
 
 use std::time::Duration;
 
@@ -15,8 +19,9 @@ use crate::auth::{Role, Signer};
 use crate::clock;
 use crate::config::Settings;
 use crate::ids::{OrgId, UserId};
+use crate::provisioning::Store;
+use crate::provisioning::operator::{self, OperatorError};
 use crate::startup::{self, Application};
-use crate::store::{orgs, tokens, unique_violation, users};
 
 /// roster: the SCIM 2.0 system of record that Okta and Entra ID provision into.
 #[derive(Debug, Parser)]
@@ -75,10 +80,14 @@ pub enum TokenCommand {
         #[arg(long, value_parser = humantime::parse_duration)]
         ttl: Option<Duration>,
     },
-    /// Refuse a token from the next request on, on every node.
+    /// Refuse a token from the next request on, on every node; recorded in the org's audit log.
     Revoke {
         /// The token's `jti`, printed by `token create`.
         jti: String,
+        /// The organization the token acts in: the revocation is recorded in its audit log
+        /// (the token is refused whatever the org).
+        #[arg(long, default_value = "default")]
+        org: String,
     },
 }
 
@@ -95,22 +104,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Org(OrgCommand::Create { slug, name }) => {
             let org = OrgId::parse(&slug).map_err(anyhow::Error::msg)?;
             let store = open_store(&settings)?;
-            let mut conn = store.conn()?;
-            match orgs::create(
-                &mut conn,
-                &org,
-                name.as_deref().unwrap_or(&slug),
-                clock::now(),
-            ) {
-                Ok(()) => {
-                    eprintln!("created organization '{org}'");
-                    Ok(())
-                }
-                Err(e) if unique_violation(&e).is_some() => {
-                    anyhow::bail!("organization '{org}' already exists")
-                }
-                Err(e) => Err(e.into()),
-            }
+            operator::create_org(&store, &org, name.as_deref().unwrap_or(&slug))?;
+            eprintln!("created organization '{org}'");
+            Ok(())
         }
         Command::Token(TokenCommand::Create {
             org,
@@ -119,20 +115,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             ttl,
         }) => {
             let org = OrgId::parse(&org).map_err(anyhow::Error::msg)?;
+            let subject = sub
+                .as_deref()
+                .map(|sub| {
+                    UserId::parse(sub).with_context(|| format!("'{sub}' is not a roster user id"))
+                })
+                .transpose()?;
             let store = open_store(&settings)?;
-            let mut conn = store.conn()?;
-            if !orgs::exists(&mut conn, &org)? {
-                anyhow::bail!(
-                    "organization '{org}' does not exist: create it with `roster org create {org}`"
-                );
-            }
-            if let Some(sub) = &sub {
-                let id = UserId::parse(sub)
-                    .with_context(|| format!("'{sub}' is not a roster user id"))?;
-                if users::find(&mut conn, &org, &id)?.is_none() {
-                    anyhow::bail!("organization '{org}' has no user with id '{sub}'");
-                }
-            }
+            operator::check_token_for(&store, &org, subject.as_ref())?;
             let secret = settings
                 .resolve_secret()?
                 .context("token create signs with the HS256 secret: set ROSTER_JWT_SECRET")?;
@@ -151,8 +141,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Token(TokenCommand::Revoke { jti }) => {
-            if revoke_token(&settings, &jti)? {
+        Command::Token(TokenCommand::Revoke { jti, org }) => {
+            if revoke_token(&settings, &org, &jti)? {
                 eprintln!("revoked token {jti}");
             } else {
                 eprintln!("token {jti} was already revoked");
@@ -162,22 +152,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// `roster token revoke <jti>`: `true` when the token is now revoked, `false` when it already
-/// was. Waits for a running server's write lock (see the module documentation).
-pub fn revoke_token(settings: &Settings, jti: &str) -> anyhow::Result<bool> {
+/// `roster token revoke <jti> --org <org>`: `true` when the token is now revoked, `false` when
+/// it already was. The revocation is recorded in `org`'s audit log (channel `cli`), which must
+/// exist. Waits for a running server's write lock (see the module documentation).
+pub fn revoke_token(settings: &Settings, org: &str, jti: &str) -> anyhow::Result<bool> {
+    let org = OrgId::parse(org).map_err(anyhow::Error::msg)?;
     let store = open_store(settings)?;
-    let mut conn = store.conn()?;
-    tokens::revoke(&mut conn, jti, clock::now()).with_context(|| {
-        format!(
+    operator::revoke_token(&store, &org, jti).map_err(|e| match e {
+        OperatorError::Store(_) => anyhow::Error::new(e).context(format!(
             "revoking token {jti} (if the database stayed locked, a server held its write lock \
              longer than ROSTER_CLI_LOCK_WAIT={}; retry)",
             humantime::format_duration(settings.cli_lock_wait)
-        )
+        )),
+        refused => refused.into(),
     })
 }
 
 /// The store of a CLI command: one connection, waiting for a server's write lock.
-pub fn open_store(settings: &Settings) -> anyhow::Result<crate::store::Store> {
+pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     startup::open_store_with(settings, &settings.cli_store_options())
 }
 

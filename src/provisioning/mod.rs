@@ -1,5 +1,7 @@
-//! Use cases: what roster does when a connector or an admin asks for something. The only code
-//! that opens write transactions and writes audit events (docs/architecture.md §2, §6).
+//! Use cases: what roster does when a connector, an admin or an operator asks for something.
+//! The only code that opens write transactions and writes audit events, and the only door to
+//! the store: `http` and `cli` call these functions with validated SCIM values and render what
+//! they return ([`views`]), and never name `store` (docs/architecture.md §2; `tests/layers.rs`).
 
 pub mod access;
 pub mod audit;
@@ -8,12 +10,20 @@ pub mod delivery;
 pub mod events;
 pub mod groups;
 pub mod lifecycle;
+pub mod operator;
+pub mod search;
 pub mod users;
+pub mod views;
 
 use crate::auth::Principal;
 use crate::ids::OrgId;
 use crate::scim::ScimError;
 use crate::store::StoreError;
+
+/// The handle every use case takes: the database with its pools, queues and limits, opened by
+/// `startup`. `http` keeps it in its state and `cli` opens one per command; both only pass it
+/// back to the functions of this module.
+pub use crate::store::Store;
 
 /// Through which surface a change arrived; recorded with every audit event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,6 +29,7 @@ mod groups;
 mod integrity;
 mod lifecycle;
 mod names;
+mod operator;
 mod patching;
 mod properties;
 mod replay;

@@ -1,0 +1,143 @@
+//! What an operator does with the `roster` command line (docs/operations.md): create an
+//! organization, check the org and user a token is about to be minted for, revoke a token.
+//! Each write runs in one transaction with its audit event, channel `cli`, actor
+//! [`OPERATOR`] (docs/architecture.md §2, §6).
+//!
+//! These functions block: the command line runs them on its own thread, outside any async
+//! runtime, on one connection that waits for a running server's write lock
+//! (`ROSTER_CLI_LOCK_WAIT`, docs/limits.md).
+
+use super::{Actor, Channel};
+use crate::clock;
+use crate::ids::{OrgId, UserId};
+use crate::store::audit::{self, NewEvent};
+use crate::store::{Store, StoreError, orgs, tokens, unique_violation, users, write_tx};
+
+/// The actor the command line's audit events name: whoever runs `roster` on the server.
+pub const OPERATOR: &str = "operator";
+
+impl Actor {
+    /// The operator at the command line, acting in `org` (channel `cli`).
+    pub fn operator(org: OrgId) -> Actor {
+        Actor {
+            org,
+            id: OPERATOR.to_owned(),
+            channel: Channel::Cli,
+        }
+    }
+}
+
+/// Why an operator's command was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OperatorError {
+    /// `org create` of a slug that is taken.
+    #[error("organization '{0}' already exists")]
+    OrgExists(OrgId),
+    /// A command for an org that does not exist.
+    #[error("organization '{0}' does not exist: create it with `roster org create {0}`")]
+    NoSuchOrg(OrgId),
+    /// `token create --sub` naming no user of the org.
+    #[error("organization '{org}' has no user with id '{user}'")]
+    NoSuchUser { org: OrgId, user: UserId },
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for OperatorError {
+    fn from(err: diesel::result::Error) -> OperatorError {
+        OperatorError::Store(StoreError::Query(err))
+    }
+}
+
+/// `roster org create`: creates `org` named `name`, audited as `org.create` in the new org.
+pub fn create_org(store: &Store, org: &OrgId, name: &str) -> Result<(), OperatorError> {
+    let mut conn = store.conn()?;
+    let actor = Actor::operator(org.clone());
+    write_tx(&mut conn, |conn| {
+        let now = clock::now();
+        match orgs::create(conn, org, name, now) {
+            Err(e) if unique_violation(&e).is_some() => {
+                return Err(OperatorError::OrgExists(org.clone()));
+            }
+            other => other?,
+        }
+        record(
+            conn,
+            &actor,
+            "org.create",
+            "Organization",
+            org.as_str(),
+            now,
+        )
+    })
+}
+
+/// Before `roster token create` mints a token for `org` acting as `subject`: the org exists and,
+/// when given, so does the user (a deactivated one too: its token is refused until it is
+/// reactivated). Reads only: minting writes nothing.
+pub fn check_token_for(
+    store: &Store,
+    org: &OrgId,
+    subject: Option<&UserId>,
+) -> Result<(), OperatorError> {
+    let mut conn = store.conn()?;
+    if !orgs::exists(&mut conn, org)? {
+        return Err(OperatorError::NoSuchOrg(org.clone()));
+    }
+    if let Some(user) = subject
+        && users::find(&mut conn, org, user)?.is_none()
+    {
+        return Err(OperatorError::NoSuchUser {
+            org: org.clone(),
+            user: user.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// `roster token revoke`: refuses the token `jti` from the next request on, on every node, and
+/// records `token.revoke` in the audit log of `org` (the org the token acts in) in the same
+/// transaction. `true` when the token is now revoked, `false` when it already was (nothing is
+/// written or recorded then).
+pub fn revoke_token(store: &Store, org: &OrgId, jti: &str) -> Result<bool, OperatorError> {
+    let mut conn = store.conn()?;
+    let actor = Actor::operator(org.clone());
+    write_tx(&mut conn, |conn| {
+        if !orgs::exists(conn, org)? {
+            return Err(OperatorError::NoSuchOrg(org.clone()));
+        }
+        let now = clock::now();
+        let fresh = tokens::revoke(conn, jti, now)?;
+        if fresh {
+            record(conn, &actor, "token.revoke", "Token", jti, now)?;
+        }
+        Ok(fresh)
+    })
+}
+
+/// Appends the audit event of an operator's change (no attributes: none of a resource).
+fn record(
+    conn: &mut crate::store::DbConnection,
+    actor: &Actor,
+    action: &str,
+    target_type: &str,
+    target_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), OperatorError> {
+    audit::append(
+        conn,
+        &NewEvent {
+            org: &actor.org,
+            occurred_at: now,
+            actor: &actor.id,
+            channel: actor.channel.as_str(),
+            action,
+            target_type,
+            target_id,
+            attributes: Vec::new(),
+            detail: None,
+        },
+    )?;
+    Ok(())
+}
