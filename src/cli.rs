@@ -5,6 +5,10 @@
 //! SQLite they meet its write lock, and wait for it (up to `ROSTER_CLI_LOCK_WAIT`) rather than
 //! fail with "database is locked": a revocation must not lose to the writes of the token it
 //! revokes.
+//!
+//! Like the HTTP handlers, the commands parse and call `provisioning` (its `operator` use
+//! cases), which writes each change with its audit event (channel `cli`); this module never
+//! names `store` (docs/architecture.md §2).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,13 +17,12 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::auth::{Role, Signer};
-use crate::clock;
 use crate::config::Settings;
 use crate::ids::{OrgId, UserId};
+use crate::provisioning::operator;
 use crate::provisioning::tokens::{self, TokenRequest};
-use crate::provisioning::{Actor, Channel};
+use crate::provisioning::{Actor, Store};
 use crate::startup::{self, Application};
-use crate::store::{orgs, unique_violation};
 
 /// roster: the SCIM 2.0 system of record that Okta and Entra ID provision into.
 #[derive(Debug, Parser)]
@@ -81,10 +84,14 @@ pub enum TokenCommand {
         #[arg(long)]
         name: Option<String>,
     },
-    /// Refuse a token from the next request on, on every node.
+    /// Refuse a token from the next request on, on every node; recorded in the org's audit log.
     Revoke {
         /// The token's `jti`, printed by `token create`.
         jti: String,
+        /// The organization the token acts in: the revocation is recorded in its audit log
+        /// (the token is refused whatever the org).
+        #[arg(long, default_value = "default")]
+        org: String,
     },
 }
 
@@ -101,22 +108,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Org(OrgCommand::Create { slug, name }) => {
             let org = OrgId::parse(&slug).map_err(anyhow::Error::msg)?;
             let store = open_store(&settings)?;
-            let mut conn = store.conn()?;
-            match orgs::create(
-                &mut conn,
-                &org,
-                name.as_deref().unwrap_or(&slug),
-                clock::now(),
-            ) {
-                Ok(()) => {
-                    eprintln!("created organization '{org}'");
-                    Ok(())
-                }
-                Err(e) if unique_violation(&e).is_some() => {
-                    anyhow::bail!("organization '{org}' already exists")
-                }
-                Err(e) => Err(e.into()),
-            }
+            operator::create_org(&store, &org, name.as_deref().unwrap_or(&slug))?;
+            eprintln!("created organization '{org}'");
+            Ok(())
         }
         Command::Token(TokenCommand::Create {
             org,
@@ -140,11 +134,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 &settings.jwt_issuer,
                 &settings.jwt_audience,
             ));
-            let actor = Actor {
-                org: org.clone(),
-                id: "cli".to_owned(),
-                channel: Channel::Cli,
-            };
+            let actor = Actor::operator(org.clone());
             let request = TokenRequest {
                 name: name.unwrap_or_else(|| format!("{role} token (cli)")),
                 role,
@@ -167,8 +157,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Token(TokenCommand::Revoke { jti }) => {
-            if revoke_token(&settings, &jti)? {
+        Command::Token(TokenCommand::Revoke { jti, org }) => {
+            if revoke_token(&settings, &org, &jti)? {
                 eprintln!("revoked token {jti}");
             } else {
                 eprintln!("token {jti} was already revoked");
@@ -178,12 +168,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// `roster token revoke <jti>`: `true` when the token is now revoked, `false` when it already
-/// was. Waits for a running server's write lock (see the module documentation).
-pub fn revoke_token(settings: &Settings, jti: &str) -> anyhow::Result<bool> {
+/// `roster token revoke <jti> --org <org>`: `true` when the token is now revoked, `false` when
+/// it already was. The revocation is recorded in `org`'s audit log (channel `cli`), which must
+/// exist. Waits for a running server's write lock (see the module documentation).
+pub fn revoke_token(settings: &Settings, org: &str, jti: &str) -> anyhow::Result<bool> {
+    let org = OrgId::parse(org).map_err(anyhow::Error::msg)?;
     let store = open_store(settings)?;
     actix_web::rt::System::new()
-        .block_on(tokens::revoke_by_operator(&store, jti))
+        .block_on(tokens::revoke_by_operator(&store, &org, jti))
         .map_err(|e| anyhow::anyhow!("{}", e.detail()))
         .with_context(|| {
             format!(
@@ -195,7 +187,7 @@ pub fn revoke_token(settings: &Settings, jti: &str) -> anyhow::Result<bool> {
 }
 
 /// The store of a CLI command: one connection, waiting for a server's write lock.
-pub fn open_store(settings: &Settings) -> anyhow::Result<crate::store::Store> {
+pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     startup::open_store_with(settings, &settings.cli_store_options())
 }
 

@@ -1,9 +1,10 @@
 //! roster: the application side of SCIM 2.0 provisioning.
 //!
 //! Layers, with dependencies pointing one way (docs/architecture.md §2):
-//! `http → {auth, provisioning} → store → scim`. [`scim`] is pure protocol code; [`store`] is
-//! the only code that speaks SQL; [`provisioning`] holds the use cases and is the only code that
-//! opens write transactions and writes audit events.
+//! `{http, cli} → {auth, provisioning} → store → scim`. [`scim`] is pure protocol code; [`store`]
+//! is the only code that speaks SQL; [`provisioning`] holds the use cases, is the only code that
+//! opens write transactions and writes audit events, and is the only door to [`store`] for
+//! [`http`] and [`cli`] (`tests/layers.rs`).
 
 pub mod auth;
 pub mod cli;

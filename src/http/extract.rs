@@ -31,7 +31,11 @@ impl FromRequest for Authenticated {
         let limited = super::rate_limit::applies(req);
         let req = req.clone();
         Box::pin(async move {
-            let state = state.ok_or_else(|| Rejection::without_token(ScimError::internal()))?;
+            let state = state.ok_or_else(|| {
+                Rejection::without_token(ScimError::internal_from(
+                    "the application state is not registered with the server",
+                ))
+            })?;
             let token = token.map_err(Rejection::without_token)?;
             let refused = |e: ScimError| Rejection {
                 error: e,

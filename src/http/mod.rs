@@ -12,11 +12,12 @@ pub mod scim;
 use actix_web::web;
 
 use crate::auth::Verifier;
+use crate::provisioning::Store;
 use crate::scim::discovery::Capabilities;
-use crate::store::Store;
 
 /// What every handler shares, read-only after start.
 pub struct AppState {
+    /// The handle handlers pass to `provisioning` (never used to reach the store directly).
     pub store: Store,
     pub verifier: Verifier,
     /// `ROSTER_BASE_URL`, without a trailing slash; `None` = derived from each request.

@@ -192,8 +192,7 @@ pub async fn create(
     subscription: Subscription,
 ) -> Result<SubscriptionRow, ScimError> {
     let secret = webhook::generate_secret().map_err(|e| {
-        tracing::error!(error = %e, "no randomness for a webhook secret");
-        ScimError::internal()
+        ScimError::internal_from(format!("no randomness for a webhook secret: {e}"))
     })?;
     let org = org.clone();
     store

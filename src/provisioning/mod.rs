@@ -1,5 +1,7 @@
-//! Use cases: what roster does when a connector or an admin asks for something. The only code
-//! that opens write transactions and writes audit events (docs/architecture.md §2, §6).
+//! Use cases: what roster does when a connector, an admin or an operator asks for something.
+//! The only code that opens write transactions and writes audit events, and the only door to
+//! the store: `http` and `cli` call these functions with validated SCIM values and render what
+//! they return ([`views`]), and never name `store` (docs/architecture.md §2; `tests/layers.rs`).
 
 pub mod access;
 pub mod audit;
@@ -11,15 +13,23 @@ pub mod fairness;
 pub mod groups;
 pub mod last_used;
 pub mod lifecycle;
+pub mod operator;
 pub mod rate_limits;
 pub mod request_log;
+pub mod search;
 pub mod tokens;
 pub mod users;
+pub mod views;
 
 use crate::auth::Principal;
 use crate::ids::OrgId;
 use crate::scim::ScimError;
 use crate::store::StoreError;
+
+/// The handle every use case takes: the database with its pools, queues and limits, opened by
+/// `startup`. `http` keeps it in its state and `cli` opens one per command; both only pass it
+/// back to the functions of this module.
+pub use crate::store::Store;
 
 /// Through which surface a change arrived; recorded with every audit event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,48 +77,96 @@ impl Actor {
     }
 }
 
+/// What a client is told when the database is busy or unreachable.
+const UNAVAILABLE: &str = "the database is busy or unreachable; retry shortly";
+
 impl From<StoreError> for ScimError {
+    /// Every storage failure by name, the store error kept as the cause: the HTTP edge logs it
+    /// once, with the request id (docs/architecture.md §9); the client sees only the status.
     fn from(err: StoreError) -> ScimError {
-        match err {
-            StoreError::Unavailable(e) => {
-                tracing::warn!(error = %e, "no database connection available");
-                ScimError::unavailable("the database is busy or unreachable; retry shortly")
-            }
-            StoreError::Busy(why) => {
-                tracing::warn!(error = %why, "the database writer is busy");
-                ScimError::unavailable("the database is busy or unreachable; retry shortly")
-            }
-            StoreError::Query(e) => ScimError::from(e),
+        let answer = match &err {
+            StoreError::Unavailable(_) | StoreError::Busy(_) => ScimError::unavailable(UNAVAILABLE),
             StoreError::Overloaded {
                 why,
                 retry_after_secs,
-            } => {
-                tracing::warn!(reason = %why, "work refused: the server is at capacity");
-                ScimError::overloaded(
-                    format!("the server is at capacity ({why}); retry after {retry_after_secs} s"),
-                    retry_after_secs,
-                )
-            }
-            StoreError::TooCostly { limit } => {
-                tracing::warn!(?limit, "a query was stopped at the query timeout");
-                ScimError::too_many(format!(
-                    "the query took longer than the {} this server allows and was stopped; \
-                     narrow the filter (eq on userName, externalId or emails.value is fastest), \
-                     avoid co/sw/ew and sortBy, or ask for fewer results",
-                    humantime::format_duration(limit)
-                ))
-            }
-            other => {
-                tracing::error!(error = %other, "storage failure");
+            } => ScimError::overloaded(
+                format!("the server is at capacity ({why}); retry after {retry_after_secs} s"),
+                *retry_after_secs,
+            ),
+            StoreError::TooCostly { limit } => ScimError::too_many(format!(
+                "the query took longer than the {} this server allows and was stopped; \
+                 narrow the filter (eq on userName, externalId or emails.value is fastest), \
+                 avoid co/sw/ew and sortBy, or ask for fewer results",
+                humantime::format_duration(*limit)
+            )),
+            StoreError::Query(_) | StoreError::Migration(_) | StoreError::Task(_) => {
                 ScimError::internal()
             }
-        }
+        };
+        answer.caused_by(err)
     }
 }
 
 impl From<diesel::result::Error> for ScimError {
+    /// A failed query: 500, the diesel error kept as the cause (logged at the edge).
     fn from(err: diesel::result::Error) -> ScimError {
-        tracing::error!(error = %err, "database query failed");
-        ScimError::internal()
+        ScimError::internal_from(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(err: &ScimError) -> Vec<String> {
+        std::iter::successors(std::error::Error::source(err), |e| e.source())
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_storage_failure_keeps_its_cause_chain_up_to_the_response_mapping() {
+        let diesel = diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::Unknown,
+            Box::new("relation \"users\" does not exist".to_owned()),
+        );
+        let err = ScimError::from(StoreError::Query(diesel));
+        assert_eq!(err.status(), 500);
+        assert_eq!(
+            chain(&err),
+            [
+                "database query failed: relation \"users\" does not exist",
+                "relation \"users\" does not exist",
+            ]
+        );
+        // The response stays opaque.
+        assert_eq!(err.detail(), "internal server error");
+        assert!(!err.body().to_string().contains("relation"));
+
+        let err = ScimError::from(StoreError::Task("the writer thread has stopped".to_owned()));
+        assert_eq!(err.status(), 500);
+        assert_eq!(
+            chain(&err),
+            ["database task failed: the writer thread has stopped"]
+        );
+
+        let err = ScimError::from(StoreError::Busy("no write lock in 5s".to_owned()));
+        assert_eq!(err.status(), 503);
+        assert_eq!(chain(&err), ["the database is busy: no write lock in 5s"]);
+        assert!(!err.detail().contains("write lock"));
+
+        let err = ScimError::from(StoreError::Overloaded {
+            why: "too many writes".to_owned(),
+            retry_after_secs: 2,
+        });
+        assert_eq!((err.status(), err.retry_after()), (503, Some(2)));
+        assert!(err.cause().is_some());
+    }
+
+    #[test]
+    fn a_diesel_error_is_a_500_with_its_cause() {
+        let err = ScimError::from(diesel::result::Error::RollbackTransaction);
+        assert_eq!(err.status(), 500);
+        assert_eq!(chain(&err).len(), 1);
     }
 }

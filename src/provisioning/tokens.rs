@@ -201,7 +201,7 @@ fn mint(
             actor: &actor.id,
             channel: actor.channel.as_str(),
             action: "token.create",
-            target_type: "token",
+            target_type: "Token",
             target_id: &claims.jti,
             attributes: Vec::new(),
             detail: Some(detail),
@@ -293,15 +293,12 @@ pub async fn revoke(store: &Store, actor: &Actor, jti: &str) -> Result<TokenView
 }
 
 /// `roster token revoke`: revokes the token `jti` of any org, or one roster has no record of
-/// (minted before the registry, or elsewhere); audited with channel `cli` in the token's org
-/// when it is recorded. Returns whether the token was not refused before.
-pub async fn revoke_by_operator(store: &Store, jti: &str) -> Result<bool, ScimError> {
-    let actor = Actor {
-        // Unused: an operator's revocation is recorded in the token's own org.
-        org: OrgId::parse("default").map_err(ScimError::invalid_value)?,
-        id: "cli".to_owned(),
-        channel: Channel::Cli,
-    };
+/// (minted before the registry, or elsewhere). Audited with channel `cli` and actor
+/// [`super::operator::OPERATOR`]: in the token's own org when it is recorded, else in `org`
+/// (the org the operator names), which must exist. Returns whether the token was not refused
+/// before; revoking a revoked token changes and records nothing.
+pub async fn revoke_by_operator(store: &Store, org: &OrgId, jti: &str) -> Result<bool, ScimError> {
+    let actor = Actor::operator(org.clone());
     let (changed, _) = revoke_scoped(store, None, &actor, jti).await?;
     Ok(changed)
 }
@@ -318,6 +315,12 @@ async fn revoke_scoped(
     store
         .run_write(move |conn| {
             write_tx(conn, |conn| {
+                if scope.is_none() && !orgs::exists(conn, &actor.org)? {
+                    return Err(ScimError::not_found(format!(
+                        "organization '{}' does not exist: create it with `roster org create {}`",
+                        actor.org, actor.org
+                    )));
+                }
                 let row = api_tokens::find(conn, scope.as_ref(), &jti)?;
                 if row.is_none() && scope.is_some() {
                     return Err(not_found(&jti));
@@ -333,7 +336,7 @@ async fn revoke_scoped(
                             actor: &actor.id,
                             channel: actor.channel.as_str(),
                             action: "token.revoke",
-                            target_type: "token",
+                            target_type: "Token",
                             target_id: &jti,
                             attributes: Vec::new(),
                             detail: Some(serde_json::json!({ "name": row.name })),
@@ -341,10 +344,21 @@ async fn revoke_scoped(
                     )?;
                 }
                 if changed && row.is_none() {
-                    tracing::warn!(
-                        %jti,
-                        "revoked a token roster has no record of (not audited: its org is unknown)"
-                    );
+                    // A token roster has no record of: recorded in the org the operator named.
+                    audit::append(
+                        conn,
+                        &NewEvent {
+                            org: &actor.org,
+                            occurred_at: now,
+                            actor: &actor.id,
+                            channel: actor.channel.as_str(),
+                            action: "token.revoke",
+                            target_type: "Token",
+                            target_id: &jti,
+                            attributes: Vec::new(),
+                            detail: None,
+                        },
+                    )?;
                 }
                 let revoked_at = revoked_at(conn, &jti)?;
                 Ok((changed, row.map(|row| TokenView::of(row, revoked_at))))
@@ -421,7 +435,7 @@ pub async fn rotate(
                         actor: &actor.id,
                         channel: actor.channel.as_str(),
                         action: "token.rotate",
-                        target_type: "token",
+                        target_type: "Token",
                         target_id: &jti,
                         attributes: Vec::new(),
                         detail: Some(serde_json::json!({

@@ -521,10 +521,9 @@ async fn hash_password(
                 .map(|h| h.to_string())
         })
         .await?;
-    hashed.map(Some).map_err(|e| {
-        tracing::error!(error = %e, "password hashing failed");
-        ScimError::internal()
-    })
+    hashed
+        .map(Some)
+        .map_err(|e| ScimError::internal_from(format!("password hashing failed: {e}")))
 }
 
 fn parse_id(id: &str) -> Result<UserId, ScimError> {

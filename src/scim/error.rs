@@ -2,6 +2,15 @@
 //!
 //! Every failure that reaches a SCIM client is one of these. Each `scimType` of the RFC has a
 //! named constructor; the HTTP layer maps the value to a response in one place.
+//!
+//! A failure of the server rather than of the request (a database error, a full queue) keeps
+//! its cause ([`ScimError::caused_by`], [`std::error::Error::source`]): the response stays
+//! opaque, and the HTTP edge logs the cause once, with the request id
+//! (docs/architecture.md §9).
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -27,10 +36,17 @@ pub enum ScimType {
     InvalidCount,
 }
 
-/// A SCIM error: an HTTP status, an optional `scimType` and a human-readable `detail`.
+/// What made the server fail a request: kept with the [`ScimError`], never sent. Shared, so
+/// that the error stays `Clone`.
+pub type Cause = Arc<dyn StdError + Send + Sync + 'static>;
+
+/// A SCIM error: an HTTP status, an optional `scimType` and a human-readable `detail`, and for a
+/// failure of the server its cause.
 ///
 /// Construct it with the named constructors so that status and `scimType` always agree.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Equality and `Debug` leave the cause out: two errors that answer the same are equal, and the
+/// cause is logged once, at the edge, not with every formatting of the error.
+#[derive(Clone, thiserror::Error)]
 #[error("{status} {scim_type:?}: {detail}")]
 pub struct ScimError {
     status: u16,
@@ -38,7 +54,36 @@ pub struct ScimError {
     detail: String,
     /// Seconds after which a retry may succeed (`Retry-After`, RFC 9110 §10.2.3).
     retry_after: Option<u32>,
+    /// The failure behind the error, for the log (see [`ScimError::caused_by`]).
+    #[source]
+    cause: Option<Cause>,
 }
+
+impl fmt::Debug for ScimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScimError")
+            .field("status", &self.status)
+            .field("scim_type", &self.scim_type)
+            .field("detail", &self.detail)
+            .field("retry_after", &self.retry_after)
+            .field("has_cause", &self.cause.is_some())
+            .finish()
+    }
+}
+
+impl PartialEq for ScimError {
+    fn eq(&self, other: &Self) -> bool {
+        (self.status, self.scim_type, &self.detail, self.retry_after)
+            == (
+                other.status,
+                other.scim_type,
+                &other.detail,
+                other.retry_after,
+            )
+    }
+}
+
+impl Eq for ScimError {}
 
 impl ScimError {
     fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
@@ -47,7 +92,25 @@ impl ScimError {
             scim_type,
             detail: detail.into(),
             retry_after: None,
+            cause: None,
         }
+    }
+
+    /// The same error, caused by `cause` (a database error, a task that failed, a full queue):
+    /// the response does not change; the HTTP edge logs the cause and its own sources once,
+    /// with the request id. Any error converts, and so does a message (`&str`, `String`).
+    pub fn caused_by(
+        mut self,
+        cause: impl Into<Box<dyn StdError + Send + Sync + 'static>>,
+    ) -> Self {
+        self.cause = Some(Arc::from(cause.into()));
+        self
+    }
+
+    /// The failure behind this error, if the server recorded one ([`ScimError::caused_by`]);
+    /// the same as [`std::error::Error::source`].
+    pub fn cause(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        self.cause.as_deref()
     }
 
     /// 400 `invalidFilter`: the filter syntax was invalid or an attribute/operator is unsupported.
@@ -138,9 +201,14 @@ impl ScimError {
     pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
         Self::new(415, None, detail)
     }
-    /// 500: the cause is logged, never sent.
+    /// 500: the cause is logged, never sent. Give it with [`ScimError::internal_from`] (or
+    /// [`ScimError::caused_by`]) wherever there is one.
     pub fn internal() -> Self {
         Self::new(500, None, "internal server error")
+    }
+    /// 500 caused by `cause`, which the HTTP edge logs and the client never sees.
+    pub fn internal_from(cause: impl Into<Box<dyn StdError + Send + Sync + 'static>>) -> Self {
+        Self::internal().caused_by(cause)
     }
     /// 501: the operation is not implemented.
     pub fn not_implemented(detail: impl Into<String>) -> Self {
@@ -217,6 +285,25 @@ mod tests {
                 "detail": "userName \"a\" is taken",
             })
         );
+    }
+
+    #[test]
+    fn the_cause_is_the_source_and_stays_out_of_the_body_and_debug() {
+        let io = std::io::Error::other("disk on fire");
+        let err = ScimError::internal_from(io);
+        let source = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("disk on fire"));
+        assert_eq!(
+            err.cause().map(ToString::to_string).as_deref(),
+            Some("disk on fire")
+        );
+        assert!(!err.body().to_string().contains("disk"));
+        assert!(!format!("{err:?}").contains("disk"));
+        assert!(!err.to_string().contains("disk"));
+        // Equal to the same answer without a cause; a clone keeps it.
+        assert_eq!(err, ScimError::internal());
+        assert!(err.clone().cause().is_some());
+        assert!(ScimError::internal().cause().is_none());
     }
 
     #[test]

@@ -497,7 +497,7 @@ both_backends_with! {
         let revoke = {
             let settings = app.settings.clone();
             let jti = claims.jti.clone();
-            tokio::task::spawn_blocking(move || roster::cli::revoke_token(&settings, &jti))
+            tokio::task::spawn_blocking(move || roster::cli::revoke_token(&settings, "default", &jti))
         };
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(!revoke.is_finished(), "the revocation waits for the lock");

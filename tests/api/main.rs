@@ -31,6 +31,7 @@ mod groups;
 mod integrity;
 mod lifecycle;
 mod names;
+mod operator;
 mod patching;
 mod properties;
 mod replay;

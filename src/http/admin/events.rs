@@ -8,7 +8,7 @@ use super::{Admin, AdminError};
 use crate::config::EventSettings;
 use crate::http::AppState;
 use crate::provisioning::events::{self, Subscription};
-use crate::store::events::{DeliveryRow, SubscriptionRow};
+use crate::provisioning::views::{DELIVERY_PENDING, DeliveryRow, SubscriptionRow};
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
@@ -93,7 +93,7 @@ pub struct DeliveryView {
 
 impl DeliveryView {
     fn of(row: DeliveryRow) -> DeliveryView {
-        let pending = row.status == crate::store::events::PENDING;
+        let pending = row.status == DELIVERY_PENDING;
         DeliveryView {
             id: row.id.to_string(),
             event_id: row.event_id,

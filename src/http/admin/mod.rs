@@ -111,7 +111,10 @@ impl AdminError {
 
 impl From<ScimError> for AdminError {
     /// The same failure in the admin vocabulary: the status is kept, the code derived from it.
+    /// Its cause, if any, is logged here, where the admin API answers it
+    /// ([`crate::http::error::log_cause`]); the admin body never carries it.
     fn from(e: ScimError) -> AdminError {
+        crate::http::error::log_cause(&e);
         let code = match (e.status(), e.scim_type()) {
             (_, Some(ScimType::Uniqueness)) => "conflict",
             (_, Some(ScimType::InvalidCursor | ScimType::ExpiredCursor)) => "invalid_cursor",

@@ -9,9 +9,10 @@ use serde_json::Value;
 use super::{Admin, AdminError, Lines, check_id, check_text};
 use crate::http::AppState;
 use crate::ids::UserId;
+use crate::provisioning::search::AdminUserSearch;
 use crate::provisioning::users::{self, etag};
+use crate::provisioning::views::UserRow;
 use crate::provisioning::{Actor, Channel};
-use crate::store::users::{Search, UserRow};
 
 /// Default and largest page of the admin list.
 const DEFAULT_LIMIT: i64 = 50;
@@ -118,7 +119,7 @@ pub async fn list(
         )));
     }
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let search = Search {
+    let search = AdminUserSearch {
         active,
         text: query.q,
         after,

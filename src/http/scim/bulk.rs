@@ -66,5 +66,9 @@ pub async fn post(
     let actor = Actor::from_principal(&auth.0, Channel::Scim);
     let base = base_url(&state, &req);
     let results = bulk::process(&state.store, actor, request, &base).await;
+    // Each failed operation is answered inside the 200: log the causes here, the edge.
+    for error in results.iter().filter_map(|r| r.error.as_ref()) {
+        crate::http::error::log_cause(error);
+    }
     Ok(respond(StatusCode::OK, &bulk::response(&results)))
 }

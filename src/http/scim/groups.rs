@@ -16,6 +16,7 @@ use super::{ResourceQuery, Search, base_url, parse_number, respond};
 use crate::http::AppState;
 use crate::http::extract::{Authenticated, ScimJson, if_match, if_none_match};
 use crate::provisioning::groups::{self, GroupView};
+use crate::provisioning::search::{self as queries, QueryFilter};
 use crate::provisioning::users::etag;
 use crate::provisioning::{Actor, Channel};
 use crate::scim::ScimError;
@@ -23,7 +24,6 @@ use crate::scim::discovery::list_response;
 use crate::scim::patch::PatchRequest;
 use crate::scim::resource::{self, Meta, Projection};
 use crate::scim::schema::GROUP_RESOURCE;
-use crate::store::filter::SqlBool;
 
 /// Query parameters of `GET /Groups` (RFC 7644 §3.4.2).
 #[derive(Debug, Deserialize)]
@@ -90,7 +90,7 @@ pub async fn search(
         ));
     }
     let (start_index, count) = query.bounds(state);
-    let filter = query.sql_filter(&GROUP_RESOURCE)?.map(|f| f.sql);
+    let filter = query.filter(&GROUP_RESOURCE)?;
     let (resources, total) =
         matching(auth, state, req, &query, filter, start_index - 1, count).await?;
     Ok(respond(
@@ -109,17 +109,17 @@ pub async fn matching(
     state: &AppState,
     req: &HttpRequest,
     query: &Search,
-    filter: Option<SqlBool>,
+    filter: Option<QueryFilter>,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Value>, i64), ScimError> {
     let projection = query.projection.projection(&GROUP_RESOURCE)?;
     let with_members = projection.includes(&GROUP_RESOURCE, "members");
-    let page = groups::list(
+    let page = queries::groups(
         &state.store,
         &auth.0.org,
         filter,
-        Some(query.order(&GROUP_RESOURCE)?),
+        query.order(&GROUP_RESOURCE)?,
         offset,
         limit,
         with_members,

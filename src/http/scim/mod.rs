@@ -15,11 +15,11 @@ use serde_json::Value;
 
 use super::AppState;
 use super::error::{SCIM_JSON, method_not_allowed, unknown_endpoint};
+use crate::provisioning::search::{Order, QueryFilter};
 use crate::scim::ScimError;
 use crate::scim::filter::Filter;
 use crate::scim::resource::Projection;
 use crate::scim::schema::ResourceTypeDef;
-use crate::store::filter::{self as sql_filter, SortOrder, SqlBool, SqlOrder};
 
 /// The SCIM routes, relative to `/scim/v2`. Every path and method not listed answers with a
 /// SCIM error (404 or 405).
@@ -155,38 +155,23 @@ impl Search {
         (start_index, count)
     }
 
-    /// The filter, parsed, validated against `rt` and translated to SQL; `None` when absent or
-    /// empty.
-    pub fn sql_filter(&self, rt: &ResourceTypeDef) -> Result<Option<QueryFilter>, ScimError> {
+    /// The filter, parsed and validated against `rt`, for `provisioning::search` (which
+    /// translates it); `None` when absent or empty.
+    pub fn filter(&self, rt: &ResourceTypeDef) -> Result<Option<QueryFilter>, ScimError> {
         match self.filter.as_deref().map(str::trim) {
             None | Some("") => Ok(None),
             Some(text) => {
                 let valid = text.parse::<Filter>()?.validate(rt)?;
-                Ok(Some(QueryFilter {
-                    sql: sql_filter::translate(rt, &valid)?,
-                    valid,
-                }))
+                Ok(Some(QueryFilter::new(rt, valid)?))
             }
         }
     }
 
     /// `sortBy` / `sortOrder` (§3.4.2.3) for `rt`; ties and unsorted listings in id order, so
     /// pages are stable.
-    pub fn order(&self, rt: &ResourceTypeDef) -> Result<SqlOrder, ScimError> {
-        let order = match self.sort_order.as_deref().map(str::trim) {
-            None | Some("") => SortOrder::default(),
-            Some(text) => SortOrder::parse(text)?,
-        };
-        sql_filter::sort(rt, self.sort_by.as_deref(), order)
+    pub fn order(&self, rt: &ResourceTypeDef) -> Result<Order, ScimError> {
+        Order::new(rt, self.sort_by.as_deref(), self.sort_order.as_deref())
     }
-}
-
-/// A query's filter, parsed and validated once: its SQL, and the validated form for questions
-/// the SQL cannot answer (does it pin a unique attribute? [`Filter::pins_unique`]).
-#[derive(Debug, Clone)]
-pub struct QueryFilter {
-    pub sql: SqlBool,
-    pub valid: Filter,
 }
 
 /// Parses an integer query parameter; anything else is 400 `invalidValue`.

@@ -43,8 +43,8 @@ pub async fn root(
     let query = parse(body.into_inner())?;
     let (start_index, count) = query.bounds(&state);
     let offset = start_index - 1;
-    let user_filter = query.sql_filter(&USER_RESOURCE);
-    let group_filter = query.sql_filter(&GROUP_RESOURCE).map(|f| f.map(|f| f.sql));
+    let user_filter = query.filter(&USER_RESOURCE);
+    let group_filter = query.filter(&GROUP_RESOURCE);
     let (user_filter, group_filter) = match (user_filter, group_filter) {
         (Err(e), Err(_)) => return Err(e),
         (u, g) => (u.ok(), g.ok()),

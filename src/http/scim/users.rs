@@ -6,21 +6,22 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{QueryFilter, ResourceQuery, Search, base_url, parse_number, respond};
+use super::{ResourceQuery, Search, base_url, parse_number, respond};
 use crate::http::AppState;
 use crate::http::extract::{Authenticated, ScimJson, if_match, if_none_match};
 use std::collections::HashMap;
 
 use crate::ids::{OrgId, UserId};
 use crate::provisioning::groups;
+use crate::provisioning::search::{self as queries, QueryFilter};
 use crate::provisioning::users::{self, etag};
+use crate::provisioning::views::UserRow;
 use crate::provisioning::{Actor, Channel};
 use crate::scim::ScimError;
 use crate::scim::discovery::list_response;
 use crate::scim::patch::PatchRequest;
 use crate::scim::resource::{self, Meta, Projection};
 use crate::scim::schema::USER_RESOURCE;
-use crate::store::users::{self as store_users, UserRow};
 
 /// Query parameters of `GET /Users` (RFC 7644 §3.4.2).
 #[derive(Debug, Deserialize)]
@@ -76,7 +77,7 @@ pub async fn search(
         return by_cursor(auth, state, req, &query, cursor).await;
     }
     let (start_index, count) = query.bounds(state);
-    let filter = query.sql_filter(&USER_RESOURCE)?;
+    let filter = query.filter(&USER_RESOURCE)?;
     let (resources, total) =
         matching(auth, state, req, &query, filter, start_index - 1, count).await?;
     Ok(respond(
@@ -127,8 +128,9 @@ async fn by_cursor(
         sealed => Some(state.cursor_key.open(&bound_to, sealed)?),
     };
     let projection = query.projection.projection(&USER_RESOURCE)?;
-    let filter = query.sql_filter(&USER_RESOURCE)?.map(|f| f.sql);
-    let mut rows = users::page_after(&state.store, &auth.0.org, filter, after, count + 1).await?;
+    let filter = query.filter(&USER_RESOURCE)?;
+    let mut rows =
+        queries::users_after(&state.store, &auth.0.org, filter, after, count + 1).await?;
     let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > count;
     rows.truncate(usize::try_from(count).unwrap_or(usize::MAX));
     let base = base_url(state, req);
@@ -165,22 +167,8 @@ pub async fn matching(
     limit: i64,
 ) -> Result<(Vec<Value>, i64), ScimError> {
     let projection = query.projection.projection(&USER_RESOURCE)?;
-    let point = filter
-        .as_ref()
-        .is_some_and(|f| f.valid.pins_unique(store_users::UNIQUE_ATTRIBUTES));
-    let key = filter
-        .as_ref()
-        .and_then(|f| f.valid.unique_key(store_users::UNIQUE_ATTRIBUTES))
-        .and_then(|(attr, value)| store_users::UserKey::of(attr, value));
-    let list_query = store_users::ListQuery {
-        filter: filter.map(|f| f.sql),
-        order: Some(query.order(&USER_RESOURCE)?),
-        offset,
-        limit,
-        point,
-        key,
-    };
-    let page = users::list(&state.store, &auth.0.org, list_query).await?;
+    let order = query.order(&USER_RESOURCE)?;
+    let page = queries::users(&state.store, &auth.0.org, filter, order, offset, limit).await?;
     let base = base_url(state, req);
     let mut groups = groups_of(state, &auth.0.org, &page.rows, &base, &projection).await?;
     let resources = page

@@ -271,6 +271,7 @@ impl Runner<'_> {
                     version: (status != 204).then(|| etag(version)),
                     status,
                     response: None,
+                    error: None,
                 },
                 Some(id),
             )),

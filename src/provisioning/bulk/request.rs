@@ -141,6 +141,9 @@ pub struct OpResult {
     pub status: u16,
     /// The SCIM error body of a failed operation.
     pub response: Option<Value>,
+    /// The failure of a failed operation, its cause included, for the HTTP edge to log
+    /// (docs/architecture.md §9); the body above never carries the cause.
+    pub error: Option<ScimError>,
 }
 
 impl OpResult {
@@ -152,6 +155,7 @@ impl OpResult {
             version: None,
             status: error.status(),
             response: Some(error.body()),
+            error: Some(error.clone()),
         }
     }
 
