@@ -13,7 +13,7 @@ use super::AppState;
 use crate::auth::Principal;
 use crate::clock;
 use crate::provisioning::access;
-use crate::provisioning::users::Precondition;
+use crate::provisioning::versioning::{Precondition, parse_etag};
 use crate::scim::ScimError;
 
 /// The caller of a request: a verified bearer JWT whose org exists, whose `jti` is not revoked
@@ -197,24 +197,4 @@ pub fn if_match(req: &HttpRequest) -> Result<Precondition, ScimError> {
 pub fn if_none_match(req: &HttpRequest) -> Option<Vec<i64>> {
     let value = req.headers().get(header::IF_NONE_MATCH)?.to_str().ok()?;
     Some(value.split(',').filter_map(parse_etag).collect())
-}
-
-/// `W/"3"` or `"3"` → 3 (weak comparison, RFC 9110 §8.8.3.2).
-fn parse_etag(tag: &str) -> Option<i64> {
-    let tag = tag.trim();
-    let tag = tag.strip_prefix("W/").unwrap_or(tag);
-    tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_etag;
-
-    #[test]
-    fn etags() {
-        assert_eq!(parse_etag("W/\"3\""), Some(3));
-        assert_eq!(parse_etag(" \"12\" "), Some(12));
-        assert_eq!(parse_etag("3"), None);
-        assert_eq!(parse_etag("W/\"x\""), None);
-    }
 }

@@ -8,7 +8,9 @@ pub mod delivery;
 pub mod events;
 pub mod groups;
 pub mod lifecycle;
+pub mod membership;
 pub mod users;
+pub mod versioning;
 
 use crate::auth::Principal;
 use crate::ids::OrgId;
