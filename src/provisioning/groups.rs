@@ -23,6 +23,7 @@
 //! at most [`MAX_NESTING_DEPTH`] levels deep, which also ends any cycle.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -31,7 +32,7 @@ use super::membership::{
     Delta, NewMember, TxError, add_members, check_member_count, member_values, org_of,
     parse_members, replace_members, route,
 };
-use super::versioning::{MAX_WRITE_ATTEMPTS, Precondition};
+use super::versioning::{self, Attempt, Precondition};
 use super::{Actor, audit};
 use crate::clock;
 use crate::ids::{OrgId, UserId};
@@ -401,9 +402,11 @@ fn load(
     Ok(GroupView { row, members })
 }
 
-/// Runs one write of an existing group: read, check `If-Match`, move the version, let `change`
-/// write members and compute the next resource (`None` = the resource is unchanged), then save
-/// and audit. Retries when a concurrent write moved the version first.
+/// Runs one write of an existing group: read, check `If-Match`, move the version (a write
+/// conditional on the version read, as a user's is), let `change` write members and compute the
+/// next resource (`None` = the resource is unchanged), then save and audit, all in one
+/// transaction. A write that lost the race to a concurrent one is run again, through the same
+/// loop as a user's ([`versioning::retry`]).
 async fn update<F>(
     store: &Store,
     actor: Actor,
@@ -415,37 +418,35 @@ async fn update<F>(
 where
     F: Fn(&mut DbConnection, &GroupRow, &mut Delta) -> Result<Option<Map<String, Value>>, TxError>
         + Send
+        + Sync
         + 'static,
 {
-    store
-        .run_write(move |conn| {
-            for _ in 0..MAX_WRITE_ATTEMPTS {
-                let attempt = write_tx(conn, |conn| {
-                    let current =
-                        groups::find(conn, &actor.org, &id)?.ok_or_else(|| not_found(&id))?;
-                    precondition.check("group", current.version)?;
-                    let now = clock::now();
-                    if !groups::bump(conn, &actor.org, &id, current.version, now)? {
-                        return Err(TxError::Retry);
-                    }
-                    let mut delta = Delta::default();
-                    let next = change(conn, &current, &mut delta)?;
-                    save(conn, &actor, &current, next, &delta, now)
-                });
-                match attempt {
-                    Ok(()) | Err(TxError::Unchanged) => {
-                        return load(conn, &actor.org, &id, with_members);
-                    }
-                    Err(TxError::Retry) => continue,
-                    Err(TxError::Scim(e)) => return Err(e),
+    let shared = Arc::new((actor, id, precondition, change));
+    versioning::retry("group", shared.1.as_str(), || {
+        let shared = Arc::clone(&shared);
+        store.run_write(move |conn| {
+            let (actor, id, precondition, change) = &*shared;
+            let attempt = write_tx(conn, |conn| {
+                let current = groups::find(conn, &actor.org, id)?.ok_or_else(|| not_found(id))?;
+                precondition.check("group", current.version)?;
+                let now = clock::now();
+                if !groups::bump(conn, &actor.org, id, current.version, now)? {
+                    return Err(TxError::Retry);
                 }
+                let mut delta = Delta::default();
+                let next = change(conn, &current, &mut delta)?;
+                save(conn, actor, &current, next, &delta, now)
+            });
+            match attempt {
+                Ok(()) | Err(TxError::Unchanged) => {
+                    Ok(Attempt::Done(load(conn, &actor.org, id, with_members)?))
+                }
+                Err(TxError::Retry) => Ok(Attempt::Lost),
+                Err(TxError::Scim(e)) => Err(e),
             }
-            tracing::warn!(group = %id, "gave up after repeated concurrent modifications");
-            Err(ScimError::conflict(
-                "the group is being modified concurrently; retry the request",
-            ))
         })
-        .await
+    })
+    .await
 }
 
 /// Writes the next resource (if it differs) and the audit event; `Unchanged` when neither the

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::lifecycle::Transition;
 use super::membership;
+use super::versioning::{self, Attempt};
 
 use super::{Actor, Channel, audit};
 use crate::clock;
@@ -22,10 +23,6 @@ use crate::store::users::{self, Deactivation, Page, UserData, UserRow};
 use crate::store::{Store, unique_violation, write_tx};
 
 pub use super::versioning::{Precondition, etag};
-
-/// How often a write reads, recomputes and tries again after losing a race with a concurrent
-/// write of the same user (its version moved between the read and the conditional write).
-const MAX_WRITE_ATTEMPTS: usize = 20;
 
 /// `POST /Users` (RFC 7644 §3.3).
 pub async fn create(store: &Store, actor: Actor, body: Value) -> Result<UserRow, ScimError> {
@@ -294,7 +291,7 @@ pub async fn delete(
 /// here, outside the database's write lock (on SQLite, off the writer thread, whose batch every
 /// other org's writes wait for); the write is a short statement conditional on the version read
 /// ([`users::update`]). A write that lost the race reads again and recomputes, at most
-/// [`MAX_WRITE_ATTEMPTS`] times, on both backends.
+/// [`versioning::MAX_WRITE_ATTEMPTS`] times, on both backends ([`versioning::retry`]).
 async fn update<F>(
     store: &Store,
     actor: Actor,
@@ -307,12 +304,14 @@ async fn update<F>(
 where
     F: Fn(&Map<String, Value>) -> Result<Map<String, Value>, ScimError>,
 {
-    for _ in 0..MAX_WRITE_ATTEMPTS {
+    let (actor, precondition, next) = (&actor, &precondition, &next);
+    let (password_hash, detail) = (&password_hash, &detail);
+    versioning::retry("user", id.as_str(), || async {
         let current = get(store, &actor.org, id.as_str()).await?;
         precondition.check("user", current.version)?;
         let attributes = next(&current.attributes())?;
         let Some(plan) = Plan::of(&current, attributes, password_hash.is_some()) else {
-            return Ok(current);
+            return Ok(Attempt::Done(current));
         };
         let (actor, password_hash, detail) = (actor.clone(), password_hash.clone(), detail.clone());
         let saved = store
@@ -329,14 +328,9 @@ where
                 })
             })
             .await?;
-        if let Some(row) = saved {
-            return Ok(row);
-        }
-    }
-    tracing::warn!(user = %id, "gave up after repeated concurrent modifications");
-    Err(ScimError::conflict(
-        "the user is being modified concurrently; retry the request",
-    ))
+        Ok(saved.map_or(Attempt::Lost, Attempt::Done))
+    })
+    .await
 }
 
 /// What a write of an existing user changes, computed before the write.
