@@ -24,7 +24,7 @@ use crate::ids::OrgId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreSettings {
     /// Longest a scanning read (a listing, a search, a page) may run: PostgreSQL's
-    /// `statement_timeout` for each of its statements, SQLite's budget ([`budget`]) for all
+    /// `statement_timeout` for each of its statements, SQLite's budget ([`super::budget`]) for all
     /// of them. Past it the read is stopped: [`StoreError::TooCostly`].
     pub query_timeout: Duration,
     /// Scanning reads one organization may have running at once in this process.
