@@ -81,6 +81,42 @@ impl fmt::Display for UserId {
     }
 }
 
+/// A group's server-assigned id (RFC 7643 §3.1 `id`): a UUID, compared exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct GroupId(String);
+
+impl GroupId {
+    /// A fresh id. UUIDv7, so that new rows land at the end of the primary-key index.
+    pub fn generate() -> GroupId {
+        GroupId(uuid::Uuid::now_v7().to_string())
+    }
+
+    /// Parses an id from a URL or a request. Anything that is not a UUID in its canonical
+    /// lowercase form cannot name a group, so callers answer 404 without a query.
+    pub fn parse(s: &str) -> Option<GroupId> {
+        let uuid = uuid::Uuid::parse_str(s).ok()?;
+        let canonical = uuid.hyphenated().to_string();
+        (canonical == s).then_some(GroupId(canonical))
+    }
+
+    /// The id as stored and rendered.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Wraps an id read from the database.
+    pub(crate) fn from_db(s: String) -> GroupId {
+        GroupId(s)
+    }
+}
+
+impl fmt::Display for GroupId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +128,14 @@ mod tests {
         for bad in ["", "-x", "Acme", "a b", "é", &"a".repeat(64)] {
             assert!(OrgId::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn group_ids_are_canonical_uuids() {
+        let id = GroupId::generate();
+        assert_eq!(GroupId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(GroupId::parse(&id.as_str().to_uppercase()), None);
+        assert_eq!(GroupId::parse("not-a-uuid"), None);
     }
 
     #[test]

@@ -10,10 +10,11 @@ use actix_web::{FromRequest, HttpRequest, web};
 use serde_json::Value;
 
 use super::AppState;
+pub use super::rejection::Rejection;
 use crate::auth::Principal;
 use crate::clock;
 use crate::provisioning::access;
-use crate::provisioning::users::Precondition;
+use crate::provisioning::versioning::{Precondition, parse_etag};
 use crate::scim::ScimError;
 
 /// The caller of a request: a verified bearer JWT whose org exists, whose `jti` is not revoked
@@ -58,55 +59,6 @@ impl FromRequest for Authenticated {
             super::request_log::caller(&req, &principal);
             Ok(Authenticated(principal))
         })
-    }
-}
-
-/// Why a request was not authenticated: the SCIM error, and whether a token was presented at
-/// all. A refused token gets the RFC 6750 §3.1 challenge `error="invalid_token"`; a request
-/// without one only learns the scheme (§3: no error code when credentials are missing).
-#[derive(Debug)]
-pub struct Rejection {
-    pub error: ScimError,
-    pub token_presented: bool,
-}
-
-impl Rejection {
-    fn without_token(error: ScimError) -> Rejection {
-        Rejection {
-            error,
-            token_presented: false,
-        }
-    }
-}
-
-impl std::fmt::Display for Rejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.error.fmt(f)
-    }
-}
-
-impl From<Rejection> for ScimError {
-    fn from(r: Rejection) -> ScimError {
-        r.error
-    }
-}
-
-impl actix_web::ResponseError for Rejection {
-    fn status_code(&self) -> actix_web::http::StatusCode {
-        self.error.status_code()
-    }
-
-    fn error_response(&self) -> actix_web::HttpResponse {
-        let mut response = self.error.error_response();
-        if self.token_presented && self.error.status() == 401 {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static(
-                    "Bearer realm=\"roster\", error=\"invalid_token\"",
-                ),
-            );
-        }
-        response
     }
 }
 
@@ -214,24 +166,4 @@ pub fn if_match(req: &HttpRequest) -> Result<Precondition, ScimError> {
 pub fn if_none_match(req: &HttpRequest) -> Option<Vec<i64>> {
     let value = req.headers().get(header::IF_NONE_MATCH)?.to_str().ok()?;
     Some(value.split(',').filter_map(parse_etag).collect())
-}
-
-/// `W/"3"` or `"3"` → 3 (weak comparison, RFC 9110 §8.8.3.2).
-fn parse_etag(tag: &str) -> Option<i64> {
-    let tag = tag.trim();
-    let tag = tag.strip_prefix("W/").unwrap_or(tag);
-    tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_etag;
-
-    #[test]
-    fn etags() {
-        assert_eq!(parse_etag("W/\"3\""), Some(3));
-        assert_eq!(parse_etag(" \"12\" "), Some(12));
-        assert_eq!(parse_etag("3"), None);
-        assert_eq!(parse_etag("W/\"x\""), None);
-    }
 }

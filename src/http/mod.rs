@@ -6,6 +6,7 @@ pub mod admission;
 pub mod error;
 pub mod extract;
 pub mod rate_limit;
+pub mod rejection;
 pub mod request_log;
 pub mod scim;
 

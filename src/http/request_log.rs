@@ -13,7 +13,7 @@ use actix_web::{HttpMessage as _, HttpRequest, web};
 use serde_json::Value;
 
 use super::AppState;
-use super::extract::Rejection;
+use super::rejection::Rejection;
 use crate::auth::Principal;
 use crate::clock;
 use crate::ids::OrgId;

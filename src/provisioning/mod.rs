@@ -13,12 +13,14 @@ pub mod fairness;
 pub mod groups;
 pub mod last_used;
 pub mod lifecycle;
+pub mod membership;
 pub mod operator;
 pub mod rate_limits;
 pub mod request_log;
 pub mod search;
 pub mod tokens;
 pub mod users;
+pub mod versioning;
 pub mod views;
 
 use crate::auth::Principal;

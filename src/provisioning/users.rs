@@ -8,7 +8,10 @@ use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use serde_json::{Map, Value};
 
 use super::lifecycle::Transition;
-use super::{Actor, Channel};
+use super::membership;
+use super::versioning::{self, Attempt};
+
+use super::{Actor, Channel, audit};
 use crate::clock;
 use crate::ids::{OrgId, UserId};
 use crate::scim::ScimError;
@@ -17,41 +20,9 @@ use crate::scim::resource;
 use crate::scim::schema::USER_RESOURCE;
 use crate::store::filter::SqlBool;
 use crate::store::users::{self, Deactivation, Page, UserData, UserRow};
-use crate::store::{Store, audit, unique_violation, write_tx};
+use crate::store::{Store, unique_violation, write_tx};
 
-/// How often a write reads, recomputes and tries again after losing a race with a concurrent
-/// write of the same user (its version moved between the read and the conditional write).
-const MAX_WRITE_ATTEMPTS: usize = 20;
-
-/// An `If-Match` precondition (RFC 7644 §3.14).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Precondition {
-    /// No `If-Match` header.
-    #[default]
-    None,
-    /// `If-Match: *`.
-    Any,
-    /// `If-Match: W/"3", "4"`: the versions accepted.
-    Versions(Vec<i64>),
-}
-
-impl Precondition {
-    fn check(&self, row: &UserRow) -> Result<(), ScimError> {
-        match self {
-            Precondition::None | Precondition::Any => Ok(()),
-            Precondition::Versions(v) if v.contains(&row.version) => Ok(()),
-            Precondition::Versions(_) => Err(ScimError::precondition_failed(format!(
-                "the user has changed: its current version is {}; GET it again and retry",
-                etag(row.version)
-            ))),
-        }
-    }
-}
-
-/// The ETag of a version: `W/"<version>"` (also `meta.version`).
-pub fn etag(version: i64) -> String {
-    format!("W/\"{version}\"")
-}
+pub use super::versioning::{Precondition, etag};
 
 /// `POST /Users` (RFC 7644 §3.3).
 pub async fn create(store: &Store, actor: Actor, body: Value) -> Result<UserRow, ScimError> {
@@ -85,7 +56,15 @@ pub async fn create(store: &Store, actor: Actor, body: Value) -> Result<UserRow,
                 if password_hash.is_some() {
                     changed.push("password".to_owned());
                 }
-                record(conn, &actor, "user.create", &id, changed, None, now)?;
+                audit::record(
+                    conn,
+                    &actor,
+                    "user.create",
+                    ("User", id.as_str()),
+                    changed,
+                    None,
+                    now,
+                )?;
                 Ok(row)
             })
         })
@@ -283,13 +262,21 @@ pub async fn delete(
         .run_write(move |conn| {
             write_tx(conn, |conn| {
                 let current = users::find(conn, &actor.org, &id)?.ok_or_else(|| not_found(&id))?;
-                precondition.check(&current)?;
+                precondition.check("user", current.version)?;
                 let now = clock::now();
                 // Its memberships go in the same transaction; each group it was in gets a new
                 // version and a `group.update` event.
-                super::groups::detach_member(conn, &actor, id.as_str(), now)?;
+                membership::detach_member(conn, &actor, id.as_str(), now)?;
                 // Recorded before the row goes, so that its event can name the user.
-                record(conn, &actor, "user.delete", &id, Vec::new(), None, now)?;
+                audit::record(
+                    conn,
+                    &actor,
+                    "user.delete",
+                    ("User", id.as_str()),
+                    Vec::new(),
+                    None,
+                    now,
+                )?;
                 users::delete(conn, &actor.org, &id)?;
                 Ok(())
             })
@@ -304,7 +291,7 @@ pub async fn delete(
 /// here, outside the database's write lock (on SQLite, off the writer thread, whose batch every
 /// other org's writes wait for); the write is a short statement conditional on the version read
 /// ([`users::update`]). A write that lost the race reads again and recomputes, at most
-/// [`MAX_WRITE_ATTEMPTS`] times, on both backends.
+/// [`versioning::MAX_WRITE_ATTEMPTS`] times, on both backends ([`versioning::retry`]).
 async fn update<F>(
     store: &Store,
     actor: Actor,
@@ -317,12 +304,14 @@ async fn update<F>(
 where
     F: Fn(&Map<String, Value>) -> Result<Map<String, Value>, ScimError>,
 {
-    for _ in 0..MAX_WRITE_ATTEMPTS {
+    let (actor, precondition, next) = (&actor, &precondition, &next);
+    let (password_hash, detail) = (&password_hash, &detail);
+    versioning::retry("user", id.as_str(), || async {
         let current = get(store, &actor.org, id.as_str()).await?;
-        precondition.check(&current)?;
+        precondition.check("user", current.version)?;
         let attributes = next(&current.attributes())?;
         let Some(plan) = Plan::of(&current, attributes, password_hash.is_some()) else {
-            return Ok(current);
+            return Ok(Attempt::Done(current));
         };
         let (actor, password_hash, detail) = (actor.clone(), password_hash.clone(), detail.clone());
         let saved = store
@@ -339,14 +328,9 @@ where
                 })
             })
             .await?;
-        if let Some(row) = saved {
-            return Ok(row);
-        }
-    }
-    tracing::warn!(user = %id, "gave up after repeated concurrent modifications");
-    Err(ScimError::conflict(
-        "the user is being modified concurrently; retry the request",
-    ))
+        Ok(saved.map_or(Attempt::Lost, Attempt::Done))
+    })
+    .await
 }
 
 /// What a write of an existing user changes, computed before the write.
@@ -407,22 +391,22 @@ fn save(
         return Ok(None);
     };
     if !plan.changed.is_empty() {
-        record(
+        audit::record(
             conn,
             actor,
             "user.update",
-            &id,
+            ("User", id.as_str()),
             plan.changed.iter().cloned().collect(),
             None,
             now,
         )?;
     }
     if let Some(t) = plan.transition {
-        record(
+        audit::record(
             conn,
             actor,
             t.action(),
-            &id,
+            ("User", id.as_str()),
             vec!["active".to_owned()],
             detail,
             now,
@@ -450,32 +434,6 @@ fn changed_attributes(before: &Map<String, Value>, after: &Map<String, Value>) -
         }
     }
     changed
-}
-
-fn record(
-    conn: &mut crate::store::DbConnection,
-    actor: &Actor,
-    action: &str,
-    target: &UserId,
-    attributes: Vec<String>,
-    detail: Option<Value>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), ScimError> {
-    audit::append(
-        conn,
-        &audit::NewEvent {
-            org: &actor.org,
-            occurred_at: now,
-            actor: &actor.id,
-            channel: actor.channel.as_str(),
-            action,
-            target_type: "User",
-            target_id: target.as_str(),
-            attributes,
-            detail,
-        },
-    )?;
-    Ok(())
 }
 
 /// The cleartext password a PATCH sets, if any, so it can be hashed before the transaction.

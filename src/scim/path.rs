@@ -1,13 +1,13 @@
-//! Attribute paths (RFC 7644 §3.10) and the PATCH `path` grammar (RFC 7644 §3.5.2).
+//! Attribute paths (RFC 7644 §3.10): their syntax, and their resolution against the schema data.
 //!
 //! Parsing here is purely syntactic; [`AttrPath::resolve`] looks a path up in a resource
-//! type's schema data and yields the canonical attribute definitions. Filters inside a PATCH
-//! path are parsed by [`super::filter`].
+//! type's schema data and yields the canonical attribute definitions. The PATCH `path` grammar is
+//! [`super::patch::PatchPath`], with the PATCH code; it is re-exported here under its old name.
 
 use std::fmt;
 
 use super::error::ScimError;
-use super::filter::{self, Filter};
+pub use super::patch::PatchPath;
 use super::schema::{
     AttributeDef, AttributeType, Mutability, ResourceTypeDef, Returned, SchemaDef, Uniqueness,
 };
@@ -212,36 +212,6 @@ impl Resolved {
     }
 }
 
-/// A PATCH operation's `path` (RFC 7644 §3.5.2): `PATH = attrPath / valuePath [subAttr]`.
-///
-/// `members`, `name.familyName`, `addresses[type eq "work"]`,
-/// `members[value eq "2819c223"]`, `emails[type eq "work"].value`.
-/// Without a filter a sub-attribute is in `attr.sub_attr`; with a filter `attr.sub_attr` is
-/// `None` and the sub-attribute after `]` is in `sub_attr`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PatchPath {
-    /// The attribute (and, without a filter, its sub-attribute).
-    pub attr: AttrPath,
-    /// The value filter between `[` and `]`, with paths relative to the attribute.
-    pub filter: Option<Filter>,
-    /// The sub-attribute after `]`.
-    pub sub_attr: Option<String>,
-}
-
-impl PatchPath {
-    /// Parse a PATCH path (RFC 7644 §3.5.2). The length and nesting bounds of the filter
-    /// parser apply. Any syntax error is `invalidPath`.
-    pub fn parse(s: &str) -> Result<PatchPath, ScimError> {
-        filter::parse_patch_path(s).map_err(ScimError::invalid_path)
-    }
-
-    /// The sub-attribute the path ends at, with or without a filter (RFC 7644 §3.5.2
-    /// `attrPath / valuePath [subAttr]`).
-    pub fn sub(&self) -> Option<&str> {
-        self.sub_attr.as_deref().or(self.attr.sub_attr.as_deref())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::schema::{ENTERPRISE_USER_SCHEMA, GROUP_RESOURCE, USER_RESOURCE};
@@ -375,57 +345,5 @@ mod tests {
         }
         assert!(AttrPath::new("members").resolve(&USER_RESOURCE).is_none());
         assert!(AttrPath::new("userName").resolve(&GROUP_RESOURCE).is_none());
-    }
-
-    #[test]
-    fn parses_patch_paths() {
-        let plain = PatchPath::parse("name.familyName").unwrap();
-        assert_eq!(plain.attr, AttrPath::with_sub("name", "familyName"));
-        assert_eq!((&plain.filter, plain.sub()), (&None, Some("familyName")));
-
-        let vp = PatchPath::parse("emails[type eq \"work\"].value").unwrap();
-        assert_eq!(vp.attr, AttrPath::new("emails"));
-        assert_eq!(vp.sub_attr.as_deref(), Some("value"));
-        assert_eq!(
-            vp.filter,
-            Some(Filter::Compare {
-                path: AttrPath::new("type"),
-                op: filter::CompareOp::Eq,
-                value: serde_json::json!("work"),
-            })
-        );
-
-        let members = PatchPath::parse("members[value eq \"2819c223-7f76\"]").unwrap();
-        assert_eq!(members.attr, AttrPath::new("members"));
-        assert_eq!(members.sub_attr, None);
-        assert!(members.filter.is_some());
-
-        let urn =
-            PatchPath::parse("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager")
-                .unwrap();
-        assert_eq!(urn.attr, p(Some(ENTERPRISE_USER_SCHEMA), "manager", None));
-    }
-
-    #[test]
-    fn rejects_malformed_patch_paths() {
-        for input in [
-            "",
-            "emails[",
-            "emails[type eq \"work\"",
-            "emails[]",
-            "emails[type eq \"work\"]value",
-            "emails[type eq \"work\"].value.x",
-            "emails.value[type eq \"work\"]",
-            "emails[type eq \"work\"] and x",
-            "emails[type[value eq \"a\"]]",
-            "name givenName",
-        ] {
-            let err = PatchPath::parse(input).map(|_| ()).unwrap_err();
-            assert_eq!(
-                err.scim_type(),
-                Some(super::super::error::ScimType::InvalidPath),
-                "{input}"
-            );
-        }
     }
 }

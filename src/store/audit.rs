@@ -1,7 +1,7 @@
 //! The append-only audit log. Events are written by `provisioning/` in the same transaction as
 //! the change they record.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConnection;
@@ -9,24 +9,9 @@ use super::json::Doc;
 use super::schema::audit_events;
 use crate::ids::OrgId;
 
-/// An event to append.
-#[derive(Debug, Clone)]
-pub struct NewEvent<'a> {
-    pub org: &'a OrgId,
-    pub occurred_at: DateTime<Utc>,
-    /// Who acted: the token's `sub`, else its `jti`.
-    pub actor: &'a str,
-    /// `scim`, `admin` or `cli`.
-    pub channel: &'a str,
-    /// For example `user.create`, `user.deactivate`.
-    pub action: &'a str,
-    pub target_type: &'a str,
-    pub target_id: &'a str,
-    /// Names of the attributes the change touched (never their values).
-    pub attributes: Vec<String>,
-    /// Extra context, such as an admin's reason for a deactivation.
-    pub detail: Option<serde_json::Value>,
-}
+mod event;
+
+pub use event::NewEvent;
 
 /// A stored event.
 #[derive(Debug, Clone, Queryable, Selectable)]

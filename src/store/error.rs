@@ -30,7 +30,7 @@ pub enum StoreError {
     /// rather than left to hang. Answered 503 with `Retry-After: retry_after_secs`.
     #[error("the server is at capacity ({why}); retry after {retry_after_secs} s")]
     Overloaded { why: String, retry_after_secs: u32 },
-    /// A scanning read ran longer than [`StoreSettings::query_timeout`] and was stopped.
+    /// A scanning read ran longer than [`super::StoreSettings::query_timeout`] and was stopped.
     #[error("the query ran longer than {limit:?} and was stopped")]
     TooCostly { limit: Duration },
 }

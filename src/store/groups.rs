@@ -10,60 +10,23 @@
 //! and audit the groups it leaves, after [`lock_member`].
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::filter::{Part, SqlBool, SqlOrder};
 use super::json::Doc;
 use super::schema::{group_members, groups, users};
-use super::users::user_name_key;
 use super::{DbConnection, MultiBackend};
 use crate::ids::{OrgId, UserId};
+
+pub use crate::ids::GroupId;
 
 /// Most ids bound in one `IN (…)` list; longer lists are queried in chunks (SQLite and
 /// PostgreSQL both cap the number of bound parameters of a statement).
 const CHUNK: usize = 500;
-
-/// A group's server-assigned id (RFC 7643 §3.1 `id`): a UUID, compared exactly.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct GroupId(String);
-
-impl GroupId {
-    /// A fresh id. UUIDv7, so that new rows land at the end of the primary-key index.
-    pub fn generate() -> GroupId {
-        GroupId(uuid::Uuid::now_v7().to_string())
-    }
-
-    /// Parses an id from a URL or a request. Anything that is not a UUID in its canonical
-    /// lowercase form cannot name a group, so callers answer 404 without a query.
-    pub fn parse(s: &str) -> Option<GroupId> {
-        let uuid = uuid::Uuid::parse_str(s).ok()?;
-        let canonical = uuid.hyphenated().to_string();
-        (canonical == s).then_some(GroupId(canonical))
-    }
-
-    /// The id as stored and rendered.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Wraps an id read from the database.
-    pub(crate) fn from_db(s: String) -> GroupId {
-        GroupId(s)
-    }
-}
-
-impl fmt::Display for GroupId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// What a member is (RFC 7643 §4.2 `members.type`): the stored spelling is the canonical value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -97,11 +60,7 @@ impl MemberType {
     }
 }
 
-/// The key under which `displayName` is unique per org and compared by `eq`: the same folding
-/// as a user's `userName` (Unicode-aware, computed in Rust).
-pub fn display_name_key(display_name: &str) -> String {
-    user_name_key(display_name)
-}
+pub use super::caseless::display_name_key;
 
 /// A group as stored (without its members).
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -26,6 +26,7 @@ macro_rules! native {
 pub mod api_tokens;
 pub mod audit;
 pub mod budget;
+pub mod caseless;
 pub mod compute;
 pub mod events;
 pub mod fair;
@@ -44,14 +45,16 @@ pub mod tokens;
 pub mod users;
 pub mod writer;
 
+mod connection;
 mod error;
 mod pool;
 #[cfg(test)]
 mod tests;
 mod tx;
 
+pub use connection::{Manager, PooledConnection, Synchronous};
 pub use error::{StoreError, foreign_key_violation, unique_violation};
-pub use pool::{Manager, PooledConnection, Store, StoreOptions, StoreSettings, Synchronous};
+pub use pool::{Store, StoreOptions, StoreSettings};
 pub use tx::write_tx;
 pub(crate) use tx::{end_savepoint, savepoint, transaction_depth};
 

@@ -5,46 +5,26 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use diesel::connection::{Connection, SimpleConnection};
 use diesel::prelude::*;
-use diesel::r2d2::{self, CustomizeConnection, ManageConnection};
+use diesel::r2d2;
 use diesel_migrations::MigrationHarness;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::connection::*;
 use super::error::*;
 use super::tx::*;
 use super::{
-    Backend, DbConnection, PG_MIGRATIONS, SQLITE_MIGRATIONS, budget, compute, lower, sqlite_file,
-    sqlite_path, writer,
+    Backend, DbConnection, PG_MIGRATIONS, SQLITE_MIGRATIONS, compute, sqlite_file, sqlite_path,
+    writer,
 };
 use crate::ids::OrgId;
-
-/// SQLite's `PRAGMA synchronous` (docs/operations-durability.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Synchronous {
-    /// In WAL mode, a commit survives the process being killed but the last ones may be lost
-    /// when the machine loses power or the OS crashes; fewer `fsync`s.
-    #[default]
-    Normal,
-    /// Every commit is synced to disk before it is acknowledged: survives power loss too.
-    Full,
-}
-
-impl Synchronous {
-    pub(super) fn pragma(self) -> &'static str {
-        match self {
-            Synchronous::Normal => "NORMAL",
-            Synchronous::Full => "FULL",
-        }
-    }
-}
 
 /// Bounds on the database work of requests, and SQLite's durability setting
 /// (docs/limits.md, "Queries").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreSettings {
     /// Longest a scanning read (a listing, a search, a page) may run: PostgreSQL's
-    /// `statement_timeout` for each of its statements, SQLite's budget ([`budget`]) for all
+    /// `statement_timeout` for each of its statements, SQLite's budget ([`super::budget`]) for all
     /// of them. Past it the read is stopped: [`StoreError::TooCostly`].
     pub query_timeout: Duration,
     /// Scanning reads one organization may have running at once in this process.
@@ -101,62 +81,6 @@ impl Admission {
 pub(super) fn usize_of(n: u32) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
-/// Opens connections for the pool, choosing the backend by URL scheme so that a connection
-/// error reports the real cause (diesel's derived `establish` hides it).
-#[derive(Debug, Clone)]
-pub struct Manager {
-    pub(super) url: String,
-}
-
-impl ManageConnection for Manager {
-    type Connection = DbConnection;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
-        let conn = match sqlite_path(&self.url) {
-            None => PgConnection::establish(&self.url).map(DbConnection::Pg),
-            Some(path) => SqliteConnection::establish(path).map(DbConnection::Sqlite),
-        };
-        conn.map_err(r2d2::Error::ConnectionError)
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        r2d2::R2D2Connection::ping(conn).map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        r2d2::R2D2Connection::is_broken(conn)
-    }
-}
-
-/// Per-connection SQLite settings, and the [`budget`] function. `busy_timeout` must come
-/// first: switching to WAL takes a lock, and without a timeout concurrent first connections fail
-/// with "database is locked".
-#[derive(Debug)]
-pub(super) struct SqlitePragmas {
-    pub(super) busy_timeout: Duration,
-    pub(super) synchronous: Synchronous,
-}
-
-impl CustomizeConnection<DbConnection, r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        if let DbConnection::Sqlite(c) = conn {
-            c.batch_execute(&format!(
-                "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
-                self.busy_timeout.as_millis(),
-                self.synchronous.pragma()
-            ))
-            .map_err(r2d2::Error::QueryError)?;
-            budget::register(c).map_err(r2d2::Error::QueryError)?;
-            lower::register(c).map_err(r2d2::Error::QueryError)?;
-        }
-        Ok(())
-    }
-}
-
-/// A pooled connection.
-pub type PooledConnection = r2d2::PooledConnection<Manager>;
 
 /// The connection pool and the backend it talks to. Cheap to clone.
 #[derive(Clone)]

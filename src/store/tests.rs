@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self};
 
 use super::DbConnection;
+use super::connection::*;
 use super::pool::*;
 use super::tx::*;
 

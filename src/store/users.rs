@@ -15,12 +15,7 @@ use super::schema::{user_emails, user_phone_numbers, users};
 use super::{DbConnection, MultiBackend};
 use crate::ids::{OrgId, UserId};
 
-/// The key under which `userName` is unique per org and compared by `eq`: the caseless key of
-/// [`crate::scim::caseless`] (folding, compatibility normalisation, no ignorables, trimmed).
-/// Computed in Rust because neither backend's SQL can (SQLite's `lower()` only folds ASCII).
-pub fn user_name_key(user_name: &str) -> String {
-    crate::scim::caseless::key(user_name)
-}
+pub use super::caseless::user_name_key;
 
 /// A user as stored.
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -246,7 +246,7 @@ both_backends! {
         let user = app.create_user("patch@example.com").await;
         let id = user["id"].as_str().unwrap();
         let cases = [
-            // src/scim/patch.rs documents: empty Operations → invalidValue, unknown op →
+            // src/scim/patch/request.rs documents: empty Operations → invalidValue, unknown op →
             // invalidSyntax.
             (json!([]), "invalidValue"),
             (json!([{"op": "merge", "path": "displayName", "value": "X"}]), "invalidSyntax"),

@@ -63,18 +63,6 @@ pub async fn list(
     search(&auth, &state, &req, search_query).await
 }
 
-/// `POST /Groups/.search` (RFC 7644 §3.4.3): a `SearchRequest` body, answered as the same
-/// `GET /Groups`.
-pub async fn search_request(
-    auth: Authenticated,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: ScimJson,
-) -> Result<HttpResponse, ScimError> {
-    let query = super::search::parse(body.into_inner())?;
-    search(&auth, &state, &req, query).await
-}
-
 /// Answers a query of groups (RFC 7644 §3.4.2) with a ListResponse, as `/Users` does (see
 /// [`Search`]). Members are read, for the whole page at once, only when the projection shows
 /// them.

@@ -58,7 +58,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     // Before `/Groups/{id}`, which would take `.search` for an id.
     .service(
         web::resource("/Groups/.search")
-            .route(web::post().to(groups::search_request))
+            .route(web::post().to(search::groups))
             .default_service(method_not_allowed("POST")),
     )
     .service(

@@ -1,5 +1,5 @@
-//! `POST /.search`, `POST /Users/.search` (and the parser `/Groups/.search` uses): a query sent
-//! as a `SearchRequest` body (RFC 7644 §3.4.3), so that filters (often personal data) stay out
+//! The SCIM search handlers: `POST /.search`, `POST /Users/.search`, `POST /Groups/.search`, a
+//! query sent as a `SearchRequest` body (RFC 7644 §3.4.3), so that filters (often personal data) stay out
 //! of URLs and logs. Answered as the same query sent to `GET /Users` or `GET /Groups`.
 
 use actix_web::http::StatusCode;
@@ -27,6 +27,18 @@ pub async fn users(
 ) -> Result<HttpResponse, ScimError> {
     let query = parse(body.into_inner())?;
     users::search(&auth, &state, &req, query).await
+}
+
+/// `POST /Groups/.search` (RFC 7644 §3.4.3): a `SearchRequest` body, answered as the same
+/// `GET /Groups`.
+pub async fn groups(
+    auth: Authenticated,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: ScimJson,
+) -> Result<HttpResponse, ScimError> {
+    let query = parse(body.into_inner())?;
+    groups::search(&auth, &state, &req, query).await
 }
 
 /// `POST /.search` (RFC 7644 §3.4.3): a search across every resource type — the users

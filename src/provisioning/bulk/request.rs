@@ -245,9 +245,7 @@ pub(super) fn parse_path(path: &str) -> Result<(Endpoint, Option<String>), ScimE
 
 /// `W/"3"`, `"3"` or `3` → 3.
 pub(super) fn parse_version(v: &str) -> Result<i64, ScimError> {
-    let t = v.trim();
-    let t = t.strip_prefix("W/").unwrap_or(t).trim_matches('"');
-    t.parse().map_err(|_| {
+    crate::provisioning::versioning::parse_version(v).ok_or_else(|| {
         ScimError::invalid_value(format!(
             "version '{v}' is not an ETag this server issued (they look like W/\"3\")"
         ))

@@ -85,9 +85,9 @@ impl fmt::Display for CompareOp {
 }
 
 /// A filter expression (RFC 7644 §3.4.2.2, ABNF `FILTER`). Every walk over it (validation,
-/// evaluation, SQL translation) may recurse: parsed filters are at most [`MAX_FILTER_DEPTH`] high.
+/// evaluation, SQL translation) may recurse: parsed filters are at most [`super::MAX_FILTER_DEPTH`] high.
 ///
-/// Build one with [`str::parse`] / [`Filter::from_str`], then [`Filter::validate`] it against a
+/// Build one with [`str::parse`] / [`Filter::from_str`](std::str::FromStr::from_str), then [`Filter::validate`] it against a
 /// resource type before evaluating or translating it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {

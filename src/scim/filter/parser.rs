@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::ast::{CompareOp, Filter};
 use super::{MAX_FILTER_DEPTH, MAX_FILTER_LENGTH, MAX_FILTER_SUBSTRING_TERMS, MAX_FILTER_TERMS};
 use crate::scim::error::ScimError;
-use crate::scim::path::{self, AttrPath, PatchPath};
+use crate::scim::path::{self, AttrPath};
 
 impl FromStr for Filter {
     type Err = ScimError;
@@ -363,9 +363,12 @@ pub(super) fn parse_filter(s: &str) -> Result<Filter, String> {
     Ok(filter)
 }
 
-/// The PATCH path grammar `attrPath / valuePath [subAttr]` (RFC 7644 §3.5.2); the error is a
-/// detail message.
-pub(in crate::scim) fn parse_patch_path(s: &str) -> Result<PatchPath, String> {
+/// The PATCH path grammar `attrPath / valuePath [subAttr]` (RFC 7644 §3.5.2): the attribute, the
+/// value filter and the sub-attribute after `]` (see [`crate::scim::patch::PatchPath`]); the
+/// error is a detail message.
+pub(in crate::scim) fn parse_value_path(
+    s: &str,
+) -> Result<(AttrPath, Option<Filter>, Option<String>), String> {
     let mut parser = Parser::new(tokenize(s)?);
     let attr = match parser.tokens.next() {
         Some(Token::Word(w)) => path::parse_attr_path(&w)?,
@@ -382,9 +385,5 @@ pub(in crate::scim) fn parse_patch_path(s: &str) -> Result<PatchPath, String> {
         sub_attr = parser.dotted_sub_attr();
     }
     parser.end()?;
-    Ok(PatchPath {
-        attr,
-        filter,
-        sub_attr,
-    })
+    Ok((attr, filter, sub_attr))
 }

@@ -3,13 +3,17 @@
 
 use serde_json::{Map, Value};
 
-use super::MAX_VALUES;
+use super::path::PatchPath;
 use super::quirks;
 use super::request::{OpKind, PatchOperation, PatchRequest};
+use super::target::{
+    Target, check_count, into_list, into_object, is_unassigned, take, take_object,
+};
 use crate::scim::error::ScimError;
 use crate::scim::filter::Filter;
-use crate::scim::path::PatchPath;
-use crate::scim::schema::{AttributeDef, AttributeType, Mutability, ResourceTypeDef, SchemaDef};
+use crate::scim::schema::{
+    AttributeDef, AttributeType, GROUP_RESOURCE, Mutability, ResourceTypeDef,
+};
 
 /// Apply every operation of `request`, in order, to `resource` (RFC 7644 §3.5.2).
 ///
@@ -61,23 +65,32 @@ pub fn apply(
     Ok(doc)
 }
 
-/// What one write acts on: an attribute, maybe narrowed by a value filter, maybe down to a
-/// sub-attribute.
-pub(super) struct Target {
-    /// The extension schema whose object holds the attribute; `None` for core attributes.
-    pub(super) extension: Option<&'static SchemaDef>,
-    pub(super) attr: &'static AttributeDef,
-    /// Validated value filter, paths relative to `attr`.
-    pub(super) filter: Option<Filter>,
-    pub(super) sub: Option<&'static AttributeDef>,
-}
-
-impl Target {
-    pub(super) fn label(&self) -> String {
-        match self.sub {
-            Some(sub) => format!("{}.{}", self.attr.name, sub.name),
-            None => self.attr.name.to_owned(),
+impl PatchOperation {
+    /// Whether the operation writes the top-level attribute `name` of `rt` (ignoring case),
+    /// through its path or, without a path, through a key of its value (RFC 7644 §3.5.2).
+    pub fn targets_attribute(&self, rt: &ResourceTypeDef, name: &str) -> bool {
+        match &self.path {
+            Some(path) => path
+                .attr
+                .resolve(rt)
+                .is_some_and(|r| r.attr.name.eq_ignore_ascii_case(name)),
+            None => self
+                .value
+                .as_ref()
+                .and_then(Value::as_object)
+                .and_then(|obj| quirks::path_less_entries(rt, obj).ok())
+                .is_some_and(|entries| {
+                    entries
+                        .iter()
+                        .any(|(t, _)| t.attr.name.eq_ignore_ascii_case(name))
+                }),
         }
+    }
+
+    /// Whether the operation touches a Group's `members` (RFC 7643 §4.2), so that membership
+    /// can be routed to its own table.
+    pub fn targets_members(&self) -> bool {
+        self.targets_attribute(&GROUP_RESOURCE, "members")
     }
 }
 
@@ -547,19 +560,8 @@ impl Primaries {
     }
 }
 
-/// [`MAX_VALUES`] for `attr`.
-pub(super) fn check_count(attr: &AttributeDef, count: usize) -> Result<(), ScimError> {
-    if count <= MAX_VALUES {
-        return Ok(());
-    }
-    Err(ScimError::invalid_value(format!(
-        "'{}' may hold at most {MAX_VALUES} values; this request gives it {count}",
-        attr.name
-    )))
-}
-
 /// Checks that no multi-valued attribute of `resource` (core or extension) holds more than
-/// [`MAX_VALUES`] values: what a POST or PUT is held to, as the patch engine holds a PATCH.
+/// [`super::MAX_VALUES`] values: what a POST or PUT is held to, as the patch engine holds a PATCH.
 /// `skip` names attributes bounded elsewhere (Group `members`).
 pub fn check_value_counts(
     rt: &ResourceTypeDef,
@@ -587,52 +589,4 @@ pub fn check_value_counts(
 
 pub(super) fn label(attr: &AttributeDef, sub: &AttributeDef) -> String {
     format!("{}.{}", attr.name, sub.name)
-}
-
-/// Null, `[]` and `{}` are unassigned (RFC 7643 §2.5).
-pub(super) fn is_unassigned(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-        Value::Bool(_) | Value::Number(_) | Value::String(_) => false,
-    }
-}
-
-pub(super) fn into_list(current: Option<Value>) -> Vec<Value> {
-    match current {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items,
-        Some(other) => vec![other],
-    }
-}
-
-pub(super) fn into_object(current: Option<Value>) -> Map<String, Value> {
-    match current {
-        Some(Value::Object(object)) => object,
-        _ => Map::new(),
-    }
-}
-
-/// Remove member `key` from an object, under its exact name and any spelling differing only in
-/// case, and return it (the exact one if present).
-pub(super) fn take(object: &mut Map<String, Value>, key: &str) -> Option<Value> {
-    let exact = object.remove(key);
-    let others: Vec<String> = object
-        .keys()
-        .filter(|k| k.eq_ignore_ascii_case(key))
-        .cloned()
-        .collect();
-    let mut found = exact;
-    for k in others {
-        let v = object.remove(&k);
-        if found.is_none() {
-            found = v;
-        }
-    }
-    found
-}
-
-pub(super) fn take_object(object: &mut Map<String, Value>, key: &str) -> Map<String, Value> {
-    into_object(take(object, key))
 }

@@ -5,12 +5,15 @@
 //! rest follows the RFC.
 
 mod engine;
+mod path;
 mod quirks;
 mod request;
+mod target;
 #[cfg(test)]
 mod tests;
 
 pub use engine::{apply, check_value_counts};
+pub use path::PatchPath;
 pub use request::{OpKind, PatchOperation, PatchRequest};
 
 /// URN of the PATCH request message (RFC 7644 §3.5.2).

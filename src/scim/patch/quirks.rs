@@ -24,8 +24,8 @@
 
 use serde_json::{Map, Value};
 
-use super::engine::{Target, check_count, into_list, is_unassigned};
 use super::request::OpKind;
+use super::target::{Target, check_count, into_list, is_unassigned};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{CompareOp, Filter};
 use crate::scim::path::AttrPath;

@@ -2,12 +2,10 @@
 
 use serde_json::Value;
 
-use super::engine::take;
-use super::quirks;
+use super::path::PatchPath;
+use super::target::take;
 use super::{MAX_OPERATIONS, PATCH_OP_SCHEMA};
 use crate::scim::error::ScimError;
-use crate::scim::path::PatchPath;
-use crate::scim::schema::{GROUP_RESOURCE, ResourceTypeDef};
 
 /// The `op` of a PATCH operation (RFC 7644 §3.5.2). Parsed ignoring case: Entra sends
 /// `Add`, `Replace`, `Remove`.
@@ -48,35 +46,6 @@ pub struct PatchOperation {
     pub path: Option<PatchPath>,
     /// The value as sent; `null` with a path unassigns the target (RFC 7643 §2.5).
     pub value: Option<Value>,
-}
-
-impl PatchOperation {
-    /// Whether the operation writes the top-level attribute `name` of `rt` (ignoring case),
-    /// through its path or, without a path, through a key of its value (RFC 7644 §3.5.2).
-    pub fn targets_attribute(&self, rt: &ResourceTypeDef, name: &str) -> bool {
-        match &self.path {
-            Some(path) => path
-                .attr
-                .resolve(rt)
-                .is_some_and(|r| r.attr.name.eq_ignore_ascii_case(name)),
-            None => self
-                .value
-                .as_ref()
-                .and_then(Value::as_object)
-                .and_then(|obj| quirks::path_less_entries(rt, obj).ok())
-                .is_some_and(|entries| {
-                    entries
-                        .iter()
-                        .any(|(t, _)| t.attr.name.eq_ignore_ascii_case(name))
-                }),
-        }
-    }
-
-    /// Whether the operation touches a Group's `members` (RFC 7643 §4.2), so that membership
-    /// can be routed to its own table.
-    pub fn targets_members(&self) -> bool {
-        self.targets_attribute(&GROUP_RESOURCE, "members")
-    }
 }
 
 /// A parsed `PatchOp` request (RFC 7644 §3.5.2).

@@ -20,7 +20,7 @@
 //! attribute with the wrong type are refused with `invalidValue`.
 //!
 //! - [`validate`]: POST and PUT bodies to the stored form;
-//! - [`render`]: the stored form to a response, with `id` and `meta`;
+//! - [`mod@render`]: the stored form to a response, with `id` and `meta`;
 //! - [`project`]: `attributes` / `excludedAttributes`.
 
 mod project;

@@ -8,9 +8,9 @@ use crate::scim::ScimError;
 use crate::scim::filter::{CompareOp, Filter};
 use crate::scim::path::AttrPath;
 use crate::scim::schema::{GROUP_RESOURCE, ResourceTypeDef, USER_RESOURCE};
+use crate::store::caseless;
 
 use super::sql::*;
-use super::translate::*;
 
 /// The resource types with a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,21 +77,15 @@ pub(super) const fn col(sql: &'static str, kind: Kind, nullable: bool) -> Column
     }
 }
 
-pub(super) fn fold_lower(s: &str) -> String {
-    s.to_lowercase()
-}
-
 /// The column of a singular attribute of the resource row, if it has one.
 pub(super) fn resource_column(res: Res, attr: &str, sub: Option<&str>) -> Option<Column> {
     use Kind::*;
     Some(match (res, attr, sub) {
         (Res::User, "id", None) => col("users.id", Exact, false),
         (Res::User, "externalId", None) => col("users.external_id", Exact, true),
-        (Res::User, "userName", None) => col(
-            "users.user_name_ci",
-            Folded(crate::store::users::user_name_key),
-            false,
-        ),
+        (Res::User, "userName", None) => {
+            col("users.user_name_ci", Folded(caseless::user_name_key), false)
+        }
         (Res::User, "displayName", None) => col("users.display_name", Lower, true),
         (Res::User, "active", None) => col("users.active", Bool, false),
         (Res::User, "meta", Some("created")) => col("users.created_at", Timestamp, false),
@@ -104,7 +98,7 @@ pub(super) fn resource_column(res: Res, attr: &str, sub: Option<&str>) -> Option
         (Res::Group, "externalId", None) => col("groups.external_id", Exact, true),
         (Res::Group, "displayName", None) => col(
             "groups.display_name_ci",
-            Folded(crate::store::users::user_name_key),
+            Folded(caseless::user_name_key),
             false,
         ),
         (Res::Group, "meta", Some("created")) => col("groups.created_at", Timestamp, false),
@@ -170,14 +164,14 @@ impl Child {
     pub(super) fn column(self, sub: &str) -> Option<Column> {
         use Kind::*;
         Some(match (self, sub) {
-            (Child::Emails, "value") => col("c.value_ci", Folded(fold_lower), false),
+            (Child::Emails, "value") => col("c.value_ci", Folded(caseless::fold_lower), false),
             (Child::Emails | Child::PhoneNumbers, "type") => col("c.type", Lower, true),
             (Child::Emails | Child::PhoneNumbers, "primary") => col("c.is_primary", Bool, false),
             (Child::PhoneNumbers, "value") => col("c.value", Lower, false),
             // Ids are server-assigned lower-case UUIDs; `value` ignores case (RFC 7643 §4.2).
-            (Child::Members, "value") => col("c.member_id", Folded(fold_lower), false),
+            (Child::Members, "value") => col("c.member_id", Folded(caseless::fold_lower), false),
             (Child::Members, "type") => col("c.member_type", Lower, false),
-            (Child::Memberships, "value") => col("c.group_id", Folded(fold_lower), false),
+            (Child::Memberships, "value") => col("c.group_id", Folded(caseless::fold_lower), false),
             _ => return None,
         })
     }

@@ -12,7 +12,7 @@
 //! - hot columns (`userName` through its Rust-folded copy, `externalId`, `displayName`,
 //!   `active`, `meta.created`, `meta.lastModified`, `meta.version`; group `displayName`);
 //! - child tables: `emails` and `phoneNumbers` (when the filter only needs `value`, `type` and
-//!   `primary eq true` and requires a value, see [`child_table_fits`]), group `members` and a
+//!   `primary eq true` and requires a value, see [`columns::child_table_fits`]), group `members` and a
 //!   user's `groups`;
 //! - everything else in the JSON resource: `resource->'name'->>'familyName'` on PostgreSQL,
 //!   `json_extract(resource, '$."name"."familyName"')` on SQLite, extension attributes under their
@@ -23,9 +23,9 @@
 //!
 //! - [`sql`]: the SQL fragments ([`SqlBool`], [`SqlOrder`]) and the string operators;
 //! - [`columns`]: where each attribute is stored (the attribute→column map, child tables);
-//! - [`translate`]: a validated filter to a condition;
+//! - [`mod@translate`]: a validated filter to a condition;
 //! - [`json_path`]: attributes held in the JSON resource, on each backend;
-//! - [`sort`]: `sortBy` / `sortOrder` to an `ORDER BY`.
+//! - [`mod@sort`]: `sortBy` / `sortOrder` to an `ORDER BY`.
 
 mod columns;
 mod json_path;

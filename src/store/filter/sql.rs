@@ -305,3 +305,15 @@ pub(super) fn escape_glob(s: &str) -> String {
     }
     out
 }
+
+/// `roster_within_budget() AND ` on SQLite, nothing on PostgreSQL: the first term of every
+/// `WHERE` a filter writes, where SQLite evaluates it once per row visited.
+pub(super) fn budget_check() -> Part {
+    Part::Dialect {
+        pg: Vec::new(),
+        sqlite: vec![
+            Part::Sql(crate::store::budget::CHECK_SQL),
+            Part::Sql(" AND "),
+        ],
+    }
+}

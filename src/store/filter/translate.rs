@@ -32,18 +32,6 @@ pub fn translate(rt: &ResourceTypeDef, filter: &Filter) -> Result<SqlBool, ScimE
     Ok(out)
 }
 
-/// `roster_within_budget() AND ` on SQLite, nothing on PostgreSQL: the first term of every
-/// `WHERE` a filter writes, where SQLite evaluates it once per row visited.
-pub(super) fn budget_check() -> Part {
-    Part::Dialect {
-        pg: Vec::new(),
-        sqlite: vec![
-            Part::Sql(crate::store::budget::CHECK_SQL),
-            Part::Sql(" AND "),
-        ],
-    }
-}
-
 pub(super) fn write_filter(out: &mut SqlBool, res: Res, filter: &Filter) -> Result<(), ScimError> {
     match filter {
         Filter::And(a, b) | Filter::Or(a, b) => {
@@ -336,7 +324,7 @@ pub fn text_search(text: &str) -> SqlBool {
     out.push("users.user_name_ci LIKE ");
     out.bind(format!(
         "%{}%",
-        escape_like(&crate::store::users::user_name_key(text))
+        escape_like(&crate::store::caseless::user_name_key(text))
     ));
     out.push(" ESCAPE '\\' OR lower(users.display_name) LIKE ");
     out.bind(pattern.clone());
