@@ -92,7 +92,7 @@ mod tests {
     #[test]
     fn a_token_is_written_once_per_minute() {
         let marks = LastUsed::default();
-        let t0 = 1_800_000_000 - 1_800_000_000 % 60;
+        let t0: i64 = 30_000_000 * 60;
         marks.touch("a", t0 + 1);
         marks.touch("a", t0 + 30);
         marks.touch("b", t0 + 59);
