@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod bulk;
 pub mod delivery;
+pub mod event_key;
 pub mod events;
 pub mod groups;
 pub mod lifecycle;
