@@ -357,6 +357,20 @@ pub struct EventSettings {
     /// Time limit of one delivery request, connecting included.
     #[arg(long = "events-timeout", env = "ROSTER_EVENTS_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
     pub timeout: Duration,
+
+    /// A PKCS#8 PEM EC P-256 private key that signs Security Event Tokens (`set`
+    /// subscriptions). Unset: generated once, and kept beside the SQLite database (mode 0600)
+    /// or, on PostgreSQL, in the database, so that every node signs with the same key.
+    #[arg(
+        long = "events-signing-key-file",
+        env = "ROSTER_EVENTS_SIGNING_KEY_FILE",
+        global = true
+    )]
+    pub signing_key_file: Option<PathBuf>,
+
+    /// The `iss` of Security Event Tokens. Unset: `ROSTER_BASE_URL` when set, else `roster`.
+    #[arg(long = "events-issuer", env = "ROSTER_EVENTS_ISSUER", global = true)]
+    pub issuer: Option<String>,
 }
 
 impl Default for EventSettings {
@@ -369,6 +383,8 @@ impl Default for EventSettings {
             retry_base: Duration::from_secs(2),
             retry_window: Duration::from_secs(24 * 3600),
             timeout: Duration::from_secs(10),
+            signing_key_file: None,
+            issuer: None,
         }
     }
 }
@@ -432,6 +448,16 @@ impl Settings {
             queries: self.queries.store(),
             ..store::StoreOptions::new(1, self.db_timeout)
         }
+    }
+
+    /// The `iss` of the Security Event Tokens this server sends: `ROSTER_EVENTS_ISSUER`, else
+    /// `ROSTER_BASE_URL`, else `roster`.
+    pub fn events_issuer(&self) -> String {
+        self.events
+            .issuer
+            .clone()
+            .or_else(|| self.base_url.clone())
+            .unwrap_or_else(|| "roster".to_owned())
     }
 
     /// The token verification settings.

@@ -1,7 +1,8 @@
-//! Building the application: open the store, run migrations, load the token keys, bind the
-//! listener (port 0 in tests) and assemble the route table.
+//! Building the application: open the store, run migrations, load the token keys and the
+//! event signing key, bind the listener (port 0 in tests) and assemble the route table.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::{Server, Service as _};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -11,9 +12,10 @@ use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::auth::{Signer, Verifier};
 use crate::config::Settings;
-use crate::http::{self, AppState};
+use crate::http::{self, AppState, Jwks};
 use crate::provisioning::connectors::{Background, Connectors};
 use crate::provisioning::delivery::Worker;
+use crate::provisioning::event_key;
 use crate::scim::cursor::CursorKey;
 use crate::scim::discovery::{BulkLimits, Capabilities};
 use crate::store::{Store, StoreOptions};
@@ -47,10 +49,20 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
+        let signer =
+            Arc::new(event_key::load(&store, settings).context("loading the event signing key")?);
+        let jwks = web::Data::new(Jwks(signer.jwks()));
         let events = settings
             .events
             .worker
-            .then(|| Worker::new(store.clone(), settings.events.clone()))
+            .then(|| {
+                Worker::new(
+                    store.clone(),
+                    settings.events.clone(),
+                    signer.clone(),
+                    settings.events_issuer(),
+                )
+            })
             .transpose()
             .context("building the event delivery client")?;
         let event_settings = web::Data::new(settings.events.clone());
@@ -83,6 +95,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(admission.clone())
                 .app_data(event_settings.clone())
+                .app_data(jwks.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(max_body)
@@ -187,5 +200,6 @@ fn capabilities(settings: &Settings) -> Capabilities {
         cursor_pagination: true,
         max_page_size: settings.max_results,
         default_page_size: DEFAULT_PAGE_SIZE.min(settings.max_results),
+        security_event_uris: crate::events::set::EVENT_URIS.to_vec(),
     }
 }

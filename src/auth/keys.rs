@@ -245,7 +245,7 @@ fn read_secret(path: &Path) -> Result<Secret, KeyError> {
     Ok(secret)
 }
 
-fn temp_path_beside(path: &Path) -> PathBuf {
+pub(crate) fn temp_path_beside(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
@@ -253,7 +253,7 @@ fn temp_path_beside(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()))
 }
 
-fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
+pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -1,8 +1,10 @@
 //! Lifecycle events as pure code (docs/events.md): the event types and how audit actions map
-//! to them, the Standard Webhooks signature, and the retry schedule. No I/O and no clock: the
+//! to them, the Standard Webhooks signature, Security Event Tokens (the `set` format) and their
+//! signing, and the retry schedule. No I/O and no clock: the
 //! outbox that stores events is `store::events`, the worker that delivers them
 //! `provisioning::delivery`.
 
+pub mod set;
 pub mod webhook;
 
 use std::fmt;

@@ -42,6 +42,7 @@ impl AppState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
+        .route("/.well-known/jwks.json", web::get().to(jwks))
         .service(
             web::scope("/scim/v2")
                 .app_data(rate_limit::Limited)
@@ -55,6 +56,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .app_data(admin::query_config())
                 .configure(admin::routes),
         );
+}
+
+/// The public keys that verify this server's Security Event Tokens (docs/events.md): a JWK Set
+/// (RFC 7517 §5), served without authentication.
+#[derive(Debug, Clone)]
+pub struct Jwks(pub serde_json::Value);
+
+/// `GET /.well-known/jwks.json`: the [`Jwks`], cacheable for five minutes.
+async fn jwks(keys: web::Data<Jwks>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(&keys.0)
 }
 
 /// Liveness: the process answers.

@@ -1,10 +1,11 @@
 //! The delivery worker (docs/events.md): sends the outbox's events to their receivers as
-//! Standard Webhooks, at least once and in order per subscription.
+//! Standard Webhooks or, for `set` subscriptions, as Security Event Tokens pushed per RFC 8935,
+//! at least once and in order per subscription.
 //!
 //! Each turn it leases the subscriptions whose oldest pending event is due
 //! (`store::events::claim`: `SKIP LOCKED` on PostgreSQL, so nodes share the work without
 //! waiting on each other), and sends each one's events strictly one after another, oldest
-//! first. A failure stops that subscription's turn and schedules its head again (exponential
+//! first, recording the answers in batches. A failure stops that subscription's turn and schedules its head again (exponential
 //! backoff, full jitter, `Retry-After` honoured); the other subscriptions go on. A subscription
 //! failing for longer than the retry window, or answered `410 Gone`, is disabled, and keeps its
 //! undelivered events for when an admin enables it again. A worker that dies holding a lease
@@ -16,23 +17,28 @@
 //! same writer as requests' writes, one short savepoint each.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 
 use super::events::is_public;
 use crate::clock;
 use crate::config::EventSettings;
+use crate::events::set::{self, SetSigner};
 use crate::events::{retry_delay, webhook};
-use crate::store::events::{self, Attempt, DeliveryRow, SubscriptionRow};
+use crate::store::events::{self, Attempt, DeliveryRow, SET, SubscriptionRow};
 use crate::store::{Store, StoreError, write_tx};
 
 /// Subscriptions one turn leases at most.
 const CLAIM: i64 = 16;
 /// Events one subscription's turn sends at most before its lease is given back, so that a
 /// long backlog does not hold one worker.
-const PER_TURN: usize = 100;
+const PER_TURN: i64 = 100;
+/// Acknowledged attempts are recorded at least this often during a turn (and at a failure,
+/// and at its end): each record renews the lease, which outlives one request.
+const RECORD_EVERY: Duration = Duration::from_millis(500);
 /// The longest wait between two attempts.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
 /// How much of a response body is kept, for the deliveries API.
@@ -46,6 +52,10 @@ pub struct Worker {
     store: Store,
     client: reqwest::Client,
     settings: EventSettings,
+    /// Signs the SETs of `set` subscriptions.
+    signer: Arc<SetSigner>,
+    /// The `iss` of those SETs.
+    issuer: String,
     /// This worker's name in `lease_owner`.
     owner: String,
 }
@@ -53,8 +63,14 @@ pub struct Worker {
 impl Worker {
     /// A worker sending through its own HTTP client: no redirects followed, each request
     /// bounded by `settings.timeout`, and (unless insecure receivers are allowed) host names
-    /// resolving only to public addresses, checked on every connection.
-    pub fn new(store: Store, settings: EventSettings) -> Result<Worker, reqwest::Error> {
+    /// resolving only to public addresses, checked on every connection. `set` subscriptions'
+    /// SETs are signed by `signer`, with `issuer` as their `iss`.
+    pub fn new(
+        store: Store,
+        settings: EventSettings,
+        signer: Arc<SetSigner>,
+        issuer: String,
+    ) -> Result<Worker, reqwest::Error> {
         let mut client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)
@@ -67,6 +83,8 @@ impl Worker {
             store,
             client: client.build()?,
             settings,
+            signer,
+            issuer,
             owner: format!("worker-{}", uuid::Uuid::new_v4().simple()),
         })
     }
@@ -149,19 +167,29 @@ impl Worker {
         }
     }
 
+    /// Sends the subscription's pending events, oldest first, each only after the one before
+    /// it was acknowledged. They are read in one batch, and attempts are recorded in batches
+    /// too (every [`RECORD_EVERY`], at a failure, and at the end), each write renewing the
+    /// lease: an acknowledged event costs its request, not a database write of its own. A
+    /// crash before a batch is recorded sends its events again (at least once).
     async fn send_in_order(&self, subscription: &SubscriptionRow) -> Result<(), StoreError> {
         let mut failing_since = subscription.failing_since.map(|t| t.and_utc());
-        for _ in 0..PER_TURN {
-            let id = subscription.id.clone();
-            let head = self
-                .store
-                .run(move |conn| Ok::<_, StoreError>(events::head(conn, &id)?))
-                .await?;
-            let Some(head) = head else { return Ok(()) };
-            if head.next_attempt_at.and_utc() > clock::now() {
-                return Ok(());
-            }
-            let outcome = self.send(subscription, &head).await;
+        let id = subscription.id.clone();
+        let batch = self
+            .store
+            .run(move |conn| Ok::<_, StoreError>(events::pending(conn, &id, PER_TURN)?))
+            .await?;
+        let Some(head) = batch.first() else {
+            return Ok(());
+        };
+        // Only the head waits for its retry; the events behind it wait for the head.
+        if head.next_attempt_at.and_utc() > clock::now() {
+            return Ok(());
+        }
+        let mut attempts: Vec<Recorded> = Vec::new();
+        let mut last_record = std::time::Instant::now();
+        for head in &batch {
+            let outcome = self.send(subscription, head).await;
             let at = clock::now();
             let failed = outcome.error.is_some();
             failing_since = match (&outcome.error, failing_since) {
@@ -196,60 +224,105 @@ impl Worker {
             } else if let Some(error) = &outcome.error {
                 tracing::info!(subscription = %subscription.id, event = %head.event_id, attempts = head.attempts + 1, retry_in = ?delay, %error, "event delivery failed; will retry");
             }
-            let (id, owner, lease_until) = (
-                subscription.id.clone(),
-                self.owner.clone(),
-                self.lease_until(at),
-            );
-            let delivery = head.id;
-            let held = self
-                .store
-                .run_write(move |conn| {
-                    write_tx(conn, |conn| {
-                        let attempt = Attempt {
-                            delivery,
-                            at,
-                            status: outcome.status.map(i32::from),
-                            error: outcome.error.as_deref(),
-                            response_excerpt: outcome.excerpt.as_deref(),
-                            retry_at: at
-                                + chrono::Duration::from_std(delay)
-                                    .unwrap_or(chrono::Duration::zero()),
-                            failing_since,
-                            disable: disable.as_deref(),
-                            lease_until,
-                        };
-                        Ok::<_, StoreError>(events::record(conn, &id, &owner, &attempt)?)
-                    })
-                })
-                .await?;
-            if !held || failed {
-                return Ok(());
+            attempts.push(Recorded {
+                delivery: head.id,
+                at,
+                status: outcome.status.map(i32::from),
+                error: outcome.error,
+                response_excerpt: outcome.excerpt,
+                retry_at: at
+                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero()),
+                failing_since,
+                disable,
+                lease_until: self.lease_until(at),
+            });
+            if failed || last_record.elapsed() >= RECORD_EVERY {
+                let held = self
+                    .record(subscription, std::mem::take(&mut attempts))
+                    .await?;
+                last_record = std::time::Instant::now();
+                if !held || failed {
+                    return Ok(());
+                }
             }
         }
-        Ok(())
+        self.record(subscription, attempts).await.map(drop)
     }
 
-    /// One attempt: POST the stored body, signed for this attempt's timestamp.
+    /// Records `attempts` in one transaction, if this worker still holds the lease (renewing
+    /// it). Whether it did.
+    async fn record(
+        &self,
+        subscription: &SubscriptionRow,
+        attempts: Vec<Recorded>,
+    ) -> Result<bool, StoreError> {
+        if attempts.is_empty() {
+            return Ok(true);
+        }
+        let (id, owner) = (subscription.id.clone(), self.owner.clone());
+        self.store
+            .run_write(move |conn| {
+                write_tx(conn, |conn| {
+                    for recorded in &attempts {
+                        let attempt = Attempt {
+                            delivery: recorded.delivery,
+                            at: recorded.at,
+                            status: recorded.status,
+                            error: recorded.error.as_deref(),
+                            response_excerpt: recorded.response_excerpt.as_deref(),
+                            retry_at: recorded.retry_at,
+                            failing_since: recorded.failing_since,
+                            disable: recorded.disable.as_deref(),
+                            lease_until: recorded.lease_until,
+                        };
+                        if !events::record(conn, &id, &owner, &attempt)? {
+                            return Ok::<_, StoreError>(false);
+                        }
+                    }
+                    Ok(true)
+                })
+            })
+            .await
+    }
+
+    /// One attempt: POST the stored body, signed for this attempt's timestamp (webhooks), or
+    /// the SET made of the stored claims (`set`).
     async fn send(&self, subscription: &SubscriptionRow, head: &DeliveryRow) -> Outcome {
-        let timestamp = clock::unix_now();
-        let signature = match webhook::sign(
-            &subscription.secret,
-            &head.event_id,
-            timestamp,
-            head.body.as_bytes(),
-        ) {
-            Ok(signature) => signature,
-            Err(e) => return Outcome::failed(None, format!("cannot sign: {e}")),
+        let is_set = subscription.format == SET;
+        let request = if is_set {
+            let token = match self.signer.sign(
+                &head.body,
+                &head.event_id,
+                &self.issuer,
+                subscription.set_audience(),
+            ) {
+                Ok(token) => token,
+                Err(e) => return Outcome::failed(None, e.to_string()),
+            };
+            self.client
+                .post(&subscription.url)
+                .header(CONTENT_TYPE, HeaderValue::from_static(set::MEDIA_TYPE))
+                .header(ACCEPT, HeaderValue::from_static("application/json"))
+                .body(token)
+        } else {
+            let timestamp = clock::unix_now();
+            let signature = match webhook::sign(
+                &subscription.secret,
+                &head.event_id,
+                timestamp,
+                head.body.as_bytes(),
+            ) {
+                Ok(signature) => signature,
+                Err(e) => return Outcome::failed(None, format!("cannot sign: {e}")),
+            };
+            self.client
+                .post(&subscription.url)
+                .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+                .header("webhook-id", &head.event_id)
+                .header("webhook-timestamp", timestamp.to_string())
+                .header("webhook-signature", signature)
+                .body(head.body.clone())
         };
-        let request = self
-            .client
-            .post(&subscription.url)
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .header("webhook-id", &head.event_id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(head.body.clone());
         let mut response = match request.send().await {
             Ok(response) => response,
             Err(e) => return Outcome::failed(None, describe(&e)),
@@ -269,14 +342,19 @@ impl Worker {
             }
         }
         excerpt.truncate(EXCERPT_BYTES);
-        let excerpt = (!excerpt.is_empty()).then(|| String::from_utf8_lossy(&excerpt).into_owned());
         let error = (!status.is_success()).then(|| {
             if status.is_redirection() {
                 format!("the receiver answered {status}; redirects are not followed")
+            } else if let Some(refusal) =
+                is_set.then(|| set::describe_error_body(&excerpt)).flatten()
+            {
+                // RFC 8935 §2.3: {"err": "…", "description": "…"}.
+                format!("the receiver answered {status}: {refusal}")
             } else {
                 format!("the receiver answered {status}")
             }
         });
+        let excerpt = (!excerpt.is_empty()).then(|| String::from_utf8_lossy(&excerpt).into_owned());
         Outcome {
             status: Some(status.as_u16()),
             error,
@@ -284,6 +362,20 @@ impl Worker {
             retry_after,
         }
     }
+}
+
+/// An attempt to record.
+#[derive(Debug)]
+struct Recorded {
+    delivery: i64,
+    at: DateTime<Utc>,
+    status: Option<i32>,
+    error: Option<String>,
+    response_excerpt: Option<String>,
+    retry_at: DateTime<Utc>,
+    failing_since: Option<DateTime<Utc>>,
+    disable: Option<String>,
+    lease_until: DateTime<Utc>,
 }
 
 /// What one attempt came to.

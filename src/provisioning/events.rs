@@ -14,8 +14,10 @@ use crate::scim::ScimError;
 use crate::store::events::{self, DeliveryRow, NewSubscription, SubscriptionRow};
 use crate::store::{Store, write_tx};
 
-/// The one delivery format of this version: Standard Webhooks.
-pub const WEBHOOK: &str = "webhook";
+pub use crate::store::events::{SET, WEBHOOK};
+
+/// The longest `audience` of a `set` subscription.
+const MAX_AUDIENCE_LENGTH: usize = 2048;
 
 /// A subscription request refused, with a stable code for the admin API's `error`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +41,10 @@ impl Refused {
 #[derive(Debug, Clone)]
 pub struct Subscription {
     pub url: Url,
+    /// [`WEBHOOK`] or [`SET`].
+    pub format: &'static str,
+    /// The `aud` of a `set` subscription's SETs; `None`: the receiver URL.
+    pub audience: Option<String>,
     /// `None`: every type, including types added later.
     pub events: Option<Vec<EventType>>,
     pub description: Option<String>,
@@ -47,20 +53,37 @@ pub struct Subscription {
 impl Subscription {
     /// Checks a request: the URL is absolute `https` (or, when `allow_insecure`, `http`), names
     /// no credentials and, unless `allow_insecure`, no loopback, private, link-local or other
-    /// non-public address; the format is `webhook`; every event type is known.
+    /// non-public address; the format is `webhook` (the default) or `set`; an `audience` is
+    /// given for `set` only; every event type is known.
     pub fn parse(
         url: &str,
         format: Option<&str>,
         events: Option<Vec<String>>,
         description: Option<String>,
+        audience: Option<String>,
         allow_insecure: bool,
     ) -> Result<Subscription, Refused> {
-        match format {
-            None | Some(WEBHOOK) => {}
+        let format = match format {
+            None | Some(WEBHOOK) => WEBHOOK,
+            Some(SET) => SET,
             Some(other) => {
                 return Err(Refused::new(
                     "unsupported_format",
-                    format!("format '{other}' is not supported; use \"webhook\""),
+                    format!("format '{other}' is not supported; use \"webhook\" or \"set\""),
+                ));
+            }
+        };
+        if let Some(audience) = &audience {
+            if format != SET {
+                return Err(Refused::new(
+                    "invalid_audience",
+                    "audience applies to format \"set\" only",
+                ));
+            }
+            if audience.is_empty() || audience.len() > MAX_AUDIENCE_LENGTH {
+                return Err(Refused::new(
+                    "invalid_audience",
+                    format!("audience must be 1 to {MAX_AUDIENCE_LENGTH} bytes long"),
                 ));
             }
         }
@@ -94,6 +117,8 @@ impl Subscription {
             .transpose()?;
         Ok(Subscription {
             url,
+            format,
+            audience,
             events,
             description,
         })
@@ -185,15 +210,20 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
-/// Creates a subscription; returns it with its secret (shown to the caller once).
+/// Creates a subscription; returns it with its secret (shown to the caller once; `set`
+/// subscriptions have none: their SETs are signed with roster's key).
 pub async fn create(
     store: &Store,
     org: &OrgId,
     subscription: Subscription,
 ) -> Result<SubscriptionRow, ScimError> {
-    let secret = webhook::generate_secret().map_err(|e| {
-        ScimError::internal_from(format!("no randomness for a webhook secret: {e}"))
-    })?;
+    let secret = if subscription.format == WEBHOOK {
+        webhook::generate_secret().map_err(|e| {
+            ScimError::internal_from(format!("no randomness for a webhook secret: {e}"))
+        })?
+    } else {
+        String::new()
+    };
     let org = org.clone();
     store
         .run_write(move |conn| {
@@ -205,10 +235,11 @@ pub async fn create(
                         id: &id,
                         org: &org,
                         url: subscription.url.as_str(),
-                        format: WEBHOOK,
+                        format: subscription.format,
                         events: subscription.events.as_deref(),
                         description: subscription.description.as_deref(),
                         secret: &secret,
+                        audience: subscription.audience.as_deref(),
                         now: clock::now(),
                     },
                 )?)
@@ -275,8 +306,14 @@ pub async fn ping(store: &Store, org: &OrgId, id: &str) -> Result<DeliveryRow, S
     store
         .run_write(move |conn| {
             write_tx(conn, |conn| {
-                events::find(conn, &org, &id)?.ok_or_else(|| not_found(&id))?;
-                Ok(events::enqueue_ping(conn, &org, &id, clock::now())?)
+                let subscription = events::find(conn, &org, &id)?.ok_or_else(|| not_found(&id))?;
+                Ok(events::enqueue_ping(
+                    conn,
+                    &org,
+                    &id,
+                    &subscription.format,
+                    clock::now(),
+                )?)
             })
         })
         .await
@@ -334,12 +371,13 @@ mod tests {
     }
 
     #[test]
-    fn event_types_are_checked_and_formats_other_than_webhook_refused() {
+    fn event_types_are_checked_and_formats_other_than_webhook_and_set_refused() {
         let parse = |events: Option<Vec<&str>>, format: Option<&str>| {
             Subscription::parse(
                 "https://example.com/",
                 format,
                 events.map(|e| e.into_iter().map(str::to_owned).collect()),
+                None,
                 None,
                 false,
             )
@@ -356,6 +394,26 @@ mod tests {
             Err("unknown_event_type")
         );
         assert_eq!(parse(Some(vec![]), None), Err("unknown_event_type"));
-        assert_eq!(parse(None, Some("set")), Err("unsupported_format"));
+        assert_eq!(parse(None, Some("set")), Ok(None));
+        assert_eq!(parse(None, Some("SET")), Err("unsupported_format"));
+        assert_eq!(parse(None, Some("jwt")), Err("unsupported_format"));
+        let audience = |format: &str, audience: &str| {
+            Subscription::parse(
+                "https://example.com/",
+                Some(format),
+                None,
+                None,
+                Some(audience.to_owned()),
+                false,
+            )
+            .map(|s| s.audience)
+            .map_err(|r| r.code)
+        };
+        assert_eq!(
+            audience("set", "https://app.example.com"),
+            Ok(Some("https://app.example.com".to_owned()))
+        );
+        assert_eq!(audience("set", ""), Err("invalid_audience"));
+        assert_eq!(audience("webhook", "x"), Err("invalid_audience"));
     }
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod bulk;
 pub mod connectors;
 pub mod delivery;
+pub mod event_key;
 pub mod events;
 pub mod fairness;
 pub mod groups;

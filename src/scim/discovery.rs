@@ -36,6 +36,9 @@ pub struct Capabilities {
     pub cursor_pagination: bool,
     pub max_page_size: u32,
     pub default_page_size: u32,
+    /// The RFC 9967 event URIs of the Security Event Tokens this server sends; empty: none,
+    /// and `securityEvents` is left out.
+    pub security_event_uris: Vec<&'static str>,
 }
 
 /// Limits of `/Bulk` (RFC 7644 §3.7.4).
@@ -52,12 +55,16 @@ pub struct BulkLimits {
 /// `bulk.maxOperations`, `bulk.maxPayloadSize` and `filter.maxResults` are REQUIRED by the RFC
 /// (and asserted by Okta's test suite) even when the feature is unsupported; they are then `0`.
 /// `cursorTimeout` is left out: it is optional and cursors do not expire by time here.
+///
+/// `securityEvents` is RFC 9967 §4's: `asyncRequest: "none"` (requests are answered
+/// synchronously; events are pushed to subscriptions made over the admin API) and the event
+/// URIs sent.
 pub fn service_provider_config(base_url: &str, caps: &Capabilities) -> Value {
     let bulk = caps.bulk.unwrap_or(BulkLimits {
         max_operations: 0,
         max_payload_size: 0,
     });
-    json!({
+    let mut doc = json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
         "patch": { "supported": caps.patch },
         "bulk": {
@@ -90,7 +97,16 @@ pub fn service_provider_config(base_url: &str, caps: &Capabilities) -> Value {
             "resourceType": "ServiceProviderConfig",
             "location": format!("{base_url}/ServiceProviderConfig"),
         },
-    })
+    });
+    if !caps.security_event_uris.is_empty()
+        && let Some(fields) = doc.as_object_mut()
+    {
+        fields.insert(
+            "securityEvents".to_owned(),
+            json!({"asyncRequest": "none", "eventUris": caps.security_event_uris}),
+        );
+    }
+    doc
 }
 
 /// Every resource type (RFC 7643 §6, §8.6), each with `meta.location`.
@@ -253,6 +269,7 @@ mod tests {
             cursor_pagination: false,
             max_page_size: 500,
             default_page_size: 100,
+            security_event_uris: Vec::new(),
         }
     }
 
@@ -328,6 +345,15 @@ mod tests {
         assert_eq!(doc["filter"], json!({"supported": false, "maxResults": 0}));
         assert_eq!(doc["pagination"]["cursor"], true);
         assert_no_nulls(&doc);
+        assert!(doc.get("securityEvents").is_none());
+        let events = Capabilities {
+            security_event_uris: vec!["urn:ietf:params:scim:event:prov:delete"],
+            ..caps()
+        };
+        assert_eq!(
+            service_provider_config(BASE, &events)["securityEvents"],
+            json!({"asyncRequest": "none", "eventUris": ["urn:ietf:params:scim:event:prov:delete"]})
+        );
     }
 
     #[test]

@@ -15,8 +15,8 @@ use serde_json::{Map, Value, json};
 
 use super::DbConnection;
 use super::audit::NewEvent;
-use super::schema::{event_deliveries, event_subscriptions, groups, users};
-use crate::events::{EventType, PING};
+use super::schema::{event_deliveries, event_subscriptions, groups, settings, users};
+use crate::events::{EventType, PING, set};
 use crate::ids::OrgId;
 
 /// `status` of a subscription that receives deliveries.
@@ -28,6 +28,10 @@ pub const DISABLED: &str = "disabled";
 pub const PENDING: &str = "pending";
 /// `status` of a delivery the receiver acknowledged with a 2xx.
 pub const DELIVERED: &str = "delivered";
+/// `format` of a Standard Webhooks subscription.
+pub const WEBHOOK: &str = "webhook";
+/// `format` of a Security Event Token subscription (RFC 8417, RFC 9967, pushed per RFC 8935).
+pub const SET: &str = "set";
 
 /// A stored subscription.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -40,7 +44,7 @@ pub struct SubscriptionRow {
     /// Space-separated event types; `None`: every type.
     pub events: Option<String>,
     pub description: Option<String>,
-    /// The `whsec_` signing secret, as issued.
+    /// The `whsec_` signing secret, as issued; empty for a `set` subscription.
     pub secret: String,
     pub status: String,
     pub disabled_reason: Option<String>,
@@ -49,6 +53,15 @@ pub struct SubscriptionRow {
     pub created_at: NaiveDateTime,
     pub lease_owner: Option<String>,
     pub lease_until: Option<NaiveDateTime>,
+    /// The `aud` of a `set` subscription's SETs; `None`: the receiver URL.
+    pub audience: Option<String>,
+}
+
+impl SubscriptionRow {
+    /// The `aud` of this subscription's SETs: the configured audience, else the receiver URL.
+    pub fn set_audience(&self) -> &str {
+        self.audience.as_deref().unwrap_or(&self.url)
+    }
 }
 
 /// A subscription to create.
@@ -61,7 +74,10 @@ pub struct NewSubscription<'a> {
     /// `None`: every type.
     pub events: Option<&'a [EventType]>,
     pub description: Option<&'a str>,
+    /// The webhook secret; empty for a `set` subscription.
     pub secret: &'a str,
+    /// The `aud` of a `set` subscription's SETs.
+    pub audience: Option<&'a str>,
     pub now: DateTime<Utc>,
 }
 
@@ -105,6 +121,7 @@ pub fn create(conn: &mut DbConnection, new: &NewSubscription<'_>) -> QueryResult
         event_subscriptions::secret.eq(new.secret),
         event_subscriptions::status.eq(ACTIVE),
         event_subscriptions::created_at.eq(new.now.naive_utc()),
+        event_subscriptions::audience.eq(new.audience),
     ));
     // Through the backend's own connection: diesel's `MultiConnection` has no RETURNING.
     native!(conn, |c| insert
@@ -225,32 +242,66 @@ pub fn enqueue(conn: &mut DbConnection, event: &NewEvent<'_>) -> QueryResult<()>
     };
     let query = event_subscriptions::table
         .filter(event_subscriptions::org_id.eq(event.org.as_str()))
-        .select((event_subscriptions::id, event_subscriptions::events));
+        .select((
+            event_subscriptions::id,
+            event_subscriptions::events,
+            event_subscriptions::format,
+        ));
     // On PostgreSQL the rows are read `FOR KEY SHARE`, the lock the deliveries' foreign key
     // takes anyway, taken before deciding: a subscription being deleted concurrently is waited
     // for and then skipped, instead of failing this change on the foreign key. It does not
     // conflict with the worker's or an admin's updates of a subscription.
-    let subscriptions: Vec<(String, Option<String>)> = match conn {
+    let subscriptions: Vec<(String, Option<String>, String)> = match conn {
         DbConnection::Pg(c) => query.for_key_share().load(c)?,
         DbConnection::Sqlite(c) => query.load(c)?,
     };
-    let targets: Vec<&str> = subscriptions
-        .iter()
-        .filter(|(_, events)| wants(events.as_deref(), kind))
-        .map(|(id, _)| id.as_str())
-        .collect();
-    if targets.is_empty() {
+    let targets = |format: &str| -> Vec<&str> {
+        subscriptions
+            .iter()
+            .filter(|(_, events, f)| f == format && wants(events.as_deref(), kind))
+            .map(|(id, _, _)| id.as_str())
+            .collect()
+    };
+    let (webhooks, sets) = (targets(WEBHOOK), targets(SET));
+    if webhooks.is_empty() && sets.is_empty() {
         return Ok(());
     }
-    let body = payload(conn, event, kind)?;
-    insert_deliveries(
-        conn,
-        event.org,
-        &targets,
-        kind.as_str(),
-        &body,
-        event.occurred_at,
-    )
+    // One event id for every subscription: the `webhook-id` and the `jti`.
+    let event_id = event_id();
+    let resource = resource(conn, event)?;
+    if !webhooks.is_empty() {
+        let body = payload(event, kind, &resource);
+        insert_deliveries(
+            conn,
+            event.org,
+            &webhooks,
+            &event_id,
+            kind.as_str(),
+            &body,
+            event.occurred_at,
+        )?;
+    }
+    if !sets.is_empty() {
+        let claims = set::claims(&set::Change {
+            kind,
+            resource_type: event.target_type,
+            id: event.target_id,
+            external_id: resource.external_id.as_deref(),
+            attributes: &event.attributes,
+            occurred_at: event.occurred_at,
+            txn: &event_id,
+        });
+        insert_deliveries(
+            conn,
+            event.org,
+            &sets,
+            &event_id,
+            kind.as_str(),
+            &claims.to_string(),
+            event.occurred_at,
+        )?;
+    }
+    Ok(())
 }
 
 /// Queues a `ping` event for the subscription `id` of `org` alone; returns its delivery.
@@ -258,15 +309,20 @@ pub fn enqueue_ping(
     conn: &mut DbConnection,
     org: &OrgId,
     id: &str,
+    format: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<DeliveryRow> {
-    let body = json!({
-        "type": PING,
-        "timestamp": now.to_rfc3339_opts(SecondsFormat::Micros, true),
-        "data": {"org": org.as_str(), "subscription": id},
-    })
+    let body = if format == SET {
+        set::ping_claims(id, now)
+    } else {
+        json!({
+            "type": PING,
+            "timestamp": now.to_rfc3339_opts(SecondsFormat::Micros, true),
+            "data": {"org": org.as_str(), "subscription": id},
+        })
+    }
     .to_string();
-    insert_deliveries(conn, org, &[id], PING, &body, now)?;
+    insert_deliveries(conn, org, &[id], &event_id(), PING, &body, now)?;
     event_deliveries::table
         .filter(event_deliveries::subscription_id.eq(id))
         .select(DeliveryRow::as_select())
@@ -278,11 +334,11 @@ fn insert_deliveries(
     conn: &mut DbConnection,
     org: &OrgId,
     subscriptions: &[&str],
+    event_id: &str,
     kind: &str,
     body: &str,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
-    let event_id = event_id();
     let now = now.naive_utc();
     let rows: Vec<_> = subscriptions
         .iter()
@@ -290,7 +346,7 @@ fn insert_deliveries(
             (
                 event_deliveries::subscription_id.eq(*subscription),
                 event_deliveries::org_id.eq(org.as_str()),
-                event_deliveries::event_id.eq(event_id.as_str()),
+                event_deliveries::event_id.eq(event_id),
                 event_deliveries::event_type.eq(kind),
                 event_deliveries::body.eq(body),
                 event_deliveries::created_at.eq(now),
@@ -306,19 +362,21 @@ fn insert_deliveries(
     native!(conn, |c| insert.execute(c)).map(drop)
 }
 
-/// The body of the event: its type, time, and data naming the org, the resource (`id`,
-/// `externalId`, `userName` or `displayName`, `active`), the names of changed attributes, for
-/// membership changes the member ids, and the actor. Nothing else about the person: the
-/// receiver reads the resource over SCIM when it needs more. The resource is read in the
-/// transaction, so it is the state this change left (callers record a deletion before
-/// deleting the row).
-fn payload(conn: &mut DbConnection, event: &NewEvent<'_>, kind: EventType) -> QueryResult<String> {
-    let mut data = Map::new();
-    data.insert("org".to_owned(), json!(event.org.as_str()));
-    data.insert("resourceType".to_owned(), json!(event.target_type));
-    data.insert("id".to_owned(), json!(event.target_id));
+/// What an event says about its resource, read in the change's transaction: the state the
+/// change left (callers record a deletion before deleting the row).
+#[derive(Debug, Default)]
+struct Resource {
+    external_id: Option<String>,
+    /// `userName` or `displayName`.
+    name: Option<String>,
+    /// Users only.
+    active: Option<bool>,
+    found: bool,
+}
+
+fn resource(conn: &mut DbConnection, event: &NewEvent<'_>) -> QueryResult<Resource> {
     let org = event.org.as_str();
-    match event.target_type {
+    Ok(match event.target_type {
         "User" => {
             let query = users::table
                 .filter(users::org_id.eq(org))
@@ -326,11 +384,12 @@ fn payload(conn: &mut DbConnection, event: &NewEvent<'_>, kind: EventType) -> Qu
                 .select((users::external_id, users::user_name, users::active));
             let row: Option<(Option<String>, String, bool)> =
                 native!(conn, |c| query.get_result(c).optional())?;
-            if let Some((external_id, user_name, active)) = row {
-                data.insert("externalId".to_owned(), json!(external_id));
-                data.insert("userName".to_owned(), json!(user_name));
-                data.insert("active".to_owned(), json!(active));
-            }
+            row.map_or_else(Resource::default, |(external_id, name, active)| Resource {
+                external_id,
+                name: Some(name),
+                active: Some(active),
+                found: true,
+            })
         }
         "Group" => {
             let query = groups::table
@@ -339,12 +398,37 @@ fn payload(conn: &mut DbConnection, event: &NewEvent<'_>, kind: EventType) -> Qu
                 .select((groups::external_id, groups::display_name));
             let row: Option<(Option<String>, String)> =
                 native!(conn, |c| query.get_result(c).optional())?;
-            if let Some((external_id, display_name)) = row {
-                data.insert("externalId".to_owned(), json!(external_id));
-                data.insert("displayName".to_owned(), json!(display_name));
-            }
+            row.map_or_else(Resource::default, |(external_id, name)| Resource {
+                external_id,
+                name: Some(name),
+                active: None,
+                found: true,
+            })
         }
-        _ => {}
+        _ => Resource::default(),
+    })
+}
+
+/// The webhook body of the event: its type, time, and data naming the org, the resource
+/// (`id`, `externalId`, `userName` or `displayName`, `active`), the names of changed
+/// attributes, for membership changes the member ids, and the actor. Nothing else about the
+/// person: the receiver reads the resource over SCIM when it needs more.
+fn payload(event: &NewEvent<'_>, kind: EventType, resource: &Resource) -> String {
+    let mut data = Map::new();
+    data.insert("org".to_owned(), json!(event.org.as_str()));
+    data.insert("resourceType".to_owned(), json!(event.target_type));
+    data.insert("id".to_owned(), json!(event.target_id));
+    if resource.found {
+        data.insert("externalId".to_owned(), json!(resource.external_id));
+        let name = if event.target_type == "Group" {
+            "displayName"
+        } else {
+            "userName"
+        };
+        data.insert(name.to_owned(), json!(resource.name));
+        if let Some(active) = resource.active {
+            data.insert("active".to_owned(), json!(active));
+        }
     }
     if matches!(kind, EventType::UserUpdated | EventType::GroupUpdated) {
         data.insert("changedAttributes".to_owned(), json!(event.attributes));
@@ -361,12 +445,12 @@ fn payload(conn: &mut DbConnection, event: &NewEvent<'_>, kind: EventType) -> Qu
         "actor".to_owned(),
         json!({"id": event.actor, "channel": event.channel}),
     );
-    Ok(json!({
+    json!({
         "type": kind.as_str(),
         "timestamp": event.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true),
         "data": data,
     })
-    .to_string())
+    .to_string()
 }
 
 /// Whether some active subscription, not leased by a live worker, has a head delivery (its
@@ -443,15 +527,20 @@ pub fn claim(
         .load(conn)
 }
 
-/// The oldest pending delivery of `subscription`: the only one that may be sent.
-pub fn head(conn: &mut DbConnection, subscription: &str) -> QueryResult<Option<DeliveryRow>> {
+/// The oldest `limit` pending deliveries of `subscription`, oldest first: the first is the only
+/// one that may be sent now, each next one once the one before it was acknowledged.
+pub fn pending(
+    conn: &mut DbConnection,
+    subscription: &str,
+    limit: i64,
+) -> QueryResult<Vec<DeliveryRow>> {
     event_deliveries::table
         .filter(event_deliveries::subscription_id.eq(subscription))
         .filter(event_deliveries::status.eq(PENDING))
         .select(DeliveryRow::as_select())
         .order(event_deliveries::id.asc())
-        .first(conn)
-        .optional()
+        .limit(limit)
+        .load(conn)
 }
 
 /// What one attempt to deliver came to.
@@ -523,6 +612,26 @@ pub fn record(
         ))
         .execute(conn)?;
     Ok(true)
+}
+
+/// The `settings` row holding roster's SET signing key when it is kept in the database.
+const SIGNING_KEY: &str = "events_signing_key";
+
+/// roster's SET signing key kept in the database (PKCS#8 PEM): the stored one, else
+/// `candidate`, stored now. Concurrent first starts agree: the insert does nothing when a key
+/// is already there, and every node reads the one that won.
+pub fn signing_key(conn: &mut DbConnection, candidate: &str) -> QueryResult<String> {
+    let insert = diesel::insert_into(settings::table)
+        .values((
+            settings::name.eq(SIGNING_KEY),
+            settings::value.eq(candidate),
+        ))
+        .on_conflict_do_nothing();
+    native!(conn, |c| insert.execute(c))?;
+    settings::table
+        .find(SIGNING_KEY)
+        .select(settings::value)
+        .get_result(conn)
 }
 
 /// Gives up `owner`'s lease on `subscription`.

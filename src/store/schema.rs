@@ -148,6 +148,7 @@ diesel::table! {
         created_at -> Timestamp,
         lease_owner -> Nullable<Text>,
         lease_until -> Nullable<Timestamp>,
+        audience -> Nullable<Text>,
     }
 }
 

@@ -58,18 +58,24 @@ struct Received {
     body: Vec<u8>,
 }
 
-/// A webhook receiver on a loopback port. It answers 500 while `down`, else 204.
+/// A webhook receiver on a loopback port. It answers 500 while `down`, 400 with an RFC 8935
+/// error body while `reject`, else 204.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     received: Arc<Mutex<Vec<Received>>>,
     down: Arc<AtomicBool>,
+    reject: Arc<AtomicBool>,
     refused: Arc<AtomicUsize>,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Receiver {
-    fn start() -> Receiver {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    pub(crate) fn start() -> Receiver {
+        Self::start_on(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    /// A receiver on `listener`.
+    pub(crate) fn start_on(listener: std::net::TcpListener) -> Receiver {
         let port = listener.local_addr().unwrap().port();
         let receiver = Receiver {
             url: format!("http://127.0.0.1:{port}/hook"),
@@ -82,6 +88,12 @@ impl Receiver {
                 move |req: actix_web::HttpRequest, body: actix_web::web::Bytes| {
                     let state = state.clone();
                     async move {
+                        if state.reject.load(Ordering::SeqCst) {
+                            state.refused.fetch_add(1, Ordering::SeqCst);
+                            return actix_web::HttpResponse::BadRequest()
+                                .content_type("application/json")
+                                .body(r#"{"err":"invalid_audience","description":"not for us"}"#);
+                        }
                         if state.down.load(Ordering::SeqCst) {
                             state.refused.fetch_add(1, Ordering::SeqCst);
                             return actix_web::HttpResponse::InternalServerError()
@@ -114,7 +126,7 @@ impl Receiver {
 
     /// The events received so far, each one's signature verified against `secret`: (the
     /// `webhook-id`, the body).
-    fn verified(&self, secret: &str) -> Vec<(String, Value)> {
+    pub(crate) fn verified(&self, secret: &str) -> Vec<(String, Value)> {
         let webhook = standardwebhooks::Webhook::new(secret).unwrap();
         self.received
             .lock()
@@ -131,8 +143,63 @@ impl Receiver {
             .collect()
     }
 
+    /// The SETs received so far, each one's ES256 signature verified with the key of its `kid`
+    /// in `app`'s `/.well-known/jwks.json` (fetched without a token), its `iss` and `aud`
+    /// checked and its `Content-Type` the one of RFC 8935: (the JOSE header, the claims).
+    pub(crate) async fn verified_sets(
+        &self,
+        address: &str,
+        issuer: &str,
+        audience: &str,
+    ) -> Vec<(Value, Value)> {
+        let response = reqwest::get(format!("{address}/.well-known/jwks.json"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let jwks: jsonwebtoken::jwk::JwkSet = response.json().await.unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        // A SET has no `exp` (RFC 8417 §2.2).
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                assert_eq!(r.headers["content-type"], "application/secevent+jwt");
+                assert_eq!(r.headers["accept"], "application/json");
+                let token = std::str::from_utf8(&r.body).unwrap();
+                let header = jsonwebtoken::decode_header(token).unwrap();
+                assert_eq!(header.typ.as_deref(), Some("secevent+jwt"));
+                let kid = header.kid.clone().unwrap();
+                let jwk = jwks
+                    .find(&kid)
+                    .unwrap_or_else(|| panic!("no key {kid} in the JWKS"));
+                let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+                let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
+                    .unwrap_or_else(|e| panic!("bad SET ({e}): {token}"))
+                    .claims;
+                (serde_json::to_value(&header).unwrap(), claims)
+            })
+            .collect()
+    }
+
+    /// Waits until `count` requests have been accepted (at most 20 s).
+    pub(crate) async fn wait_count(&self, count: usize) {
+        for _ in 0..400 {
+            if self.received.lock().unwrap().len() >= count {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let got = self.received.lock().unwrap().len();
+        panic!("expected {count} deliveries, got {got}");
+    }
+
     /// Waits until `count` events have arrived (at most 20 s), then returns them verified.
-    async fn wait_for(&self, secret: &str, count: usize) -> Vec<(String, Value)> {
+    pub(crate) async fn wait_for(&self, secret: &str, count: usize) -> Vec<(String, Value)> {
         for _ in 0..400 {
             if self.received.lock().unwrap().len() >= count {
                 break;
@@ -175,7 +242,11 @@ async fn admin(
 }
 
 /// Subscribes `url` in the `default` org; returns (id, secret).
-async fn subscribe(app: &TestApp, url: &str, events: Option<Vec<&str>>) -> (String, String) {
+pub(crate) async fn subscribe(
+    app: &TestApp,
+    url: &str,
+    events: Option<Vec<&str>>,
+) -> (String, String) {
     let mut body = json!({"url": url, "format": "webhook", "description": "test receiver"});
     if let Some(events) = events {
         body["events"] = json!(events);
@@ -527,6 +598,113 @@ events_test! {
         assert_eq!(events[0].1["data"]["userName"], "margaret@example.com");
     }
 
+    async fn set_subscriptions_receive_rfc_9967_sets_signed_with_the_served_key(
+        app,
+        |s: &mut Settings| s.events.issuer = Some("https://roster.test".to_owned())
+    ) {
+        use roster::events::set::{ACTIVATE, CREATE_NOTICE, DEACTIVATE, DELETE, VERIFICATION};
+        let receiver = Receiver::start();
+        receiver.reject.store(true, Ordering::SeqCst);
+        let body = json!({
+            "url": receiver.url,
+            "format": "set",
+            "audience": "https://app.test",
+            "events": ["user.created", "user.deactivated", "user.reactivated", "user.deleted"],
+        });
+        let created = admin(&app, "default", Method::POST, "/event-subscriptions", Some(body)).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let created: Value = created.json().await.unwrap();
+        assert_eq!(created["format"], "set");
+        assert_eq!(created["audience"], "https://app.test");
+        assert!(created.get("secret").is_none(), "SETs are signed with roster's key: {created}");
+        let subscription = created["id"].as_str().unwrap().to_owned();
+
+        let user = app.create_user("ada@example.com").await;
+        let id = user["id"].as_str().unwrap().to_owned();
+        // The receiver refuses with an RFC 8935 error body: recorded, and retried.
+        let mut head = Value::Null;
+        for _ in 0..400 {
+            head = deliveries(&app, &subscription).await[0].clone();
+            if head["attempts"].as_i64().unwrap() >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_eq!(head["lastStatus"], 400, "{head}");
+        assert!(
+            head["lastError"].as_str().unwrap().contains("invalid_audience: not for us"),
+            "{head}"
+        );
+        receiver.reject.store(false, Ordering::SeqCst);
+        set_active(&app, &id, false).await;
+        set_active(&app, &id, true).await;
+        let response = app.request(Method::DELETE, &format!("/Users/{id}"), None).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let ping = admin(
+            &app,
+            "default",
+            Method::POST,
+            &format!("/event-subscriptions/{subscription}/test"),
+            None,
+        )
+        .await;
+        assert_eq!(ping.status(), StatusCode::ACCEPTED);
+
+        receiver.wait_count(5).await;
+        let sets = receiver
+            .verified_sets(&app.address, "https://roster.test", "https://app.test")
+            .await;
+        let uris: Vec<String> = sets
+            .iter()
+            .map(|(_, claims)| {
+                let events = claims["events"].as_object().unwrap();
+                assert_eq!(events.len(), 1, "one event per SET: {claims}");
+                events.keys().next().unwrap().clone()
+            })
+            .collect();
+        assert_eq!(uris, [CREATE_NOTICE, DEACTIVATE, ACTIVATE, DELETE, VERIFICATION]);
+        let subject = json!({
+            "format": "scim",
+            "uri": format!("/Users/{id}"),
+            "id": id,
+            "externalId": "okta-ada@example.com",
+        });
+        for (_, claims) in &sets[..4] {
+            assert_eq!(claims["sub_id"], subject, "{claims}");
+            assert!(claims.get("sub").is_none(), "RFC 9967: sub_id, never sub");
+            assert!(claims["iat"].is_i64() && claims["toe"].is_i64(), "{claims}");
+            assert!(claims["txn"].is_string(), "{claims}");
+        }
+        let attributes = sets[0].1["events"][CREATE_NOTICE]["attributes"].as_array().unwrap();
+        assert!(attributes.contains(&json!("userName")), "{attributes:?}");
+        assert!(
+            !sets[0].1.to_string().contains("\"ada@example.com\""),
+            "names of attributes, not their values"
+        );
+        assert_eq!(sets[1].1["events"][DEACTIVATE], json!({}));
+        let jtis: std::collections::HashSet<&str> =
+            sets.iter().map(|(_, c)| c["jti"].as_str().unwrap()).collect();
+        assert_eq!(jtis.len(), 5, "one jti per SET");
+        let all = deliveries(&app, &subscription).await;
+        let first = all.iter().find(|d| d["type"] == "user.created").unwrap();
+        assert!(first["attempts"].as_i64().unwrap() >= 3, "{first}");
+        assert_eq!(first["eventId"], sets[0].1["jti"], "the same jti on every attempt");
+        assert_eq!(sets[4].1["sub_id"], json!({"format": "opaque", "id": subscription}));
+
+        // RFC 9967 §4 in /ServiceProviderConfig.
+        let spc: Value = app
+            .request(Method::GET, "/ServiceProviderConfig", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(spc["securityEvents"]["asyncRequest"], "none");
+        let advertised = spc["securityEvents"]["eventUris"].as_array().unwrap();
+        for uri in [CREATE_NOTICE, DEACTIVATE, ACTIVATE, DELETE] {
+            assert!(advertised.contains(&json!(uri)), "{spc}");
+        }
+    }
+
     async fn two_nodes_deliver_every_event_once(app) {
         let receiver = Receiver::start();
         let (_, secret) = subscribe(&app, &receiver.url, None).await;
@@ -561,9 +739,15 @@ both_backends! {
         )
         .await;
         assert_admin_error(
-            create(json!({"url": "https://hooks.example.com/", "format": "set"})).await,
+            create(json!({"url": "https://hooks.example.com/", "format": "jwt"})).await,
             400,
             "unsupported_format",
+        )
+        .await;
+        assert_admin_error(
+            create(json!({"url": "https://hooks.example.com/", "audience": "x"})).await,
+            400,
+            "invalid_audience",
         )
         .await;
         assert_admin_error(create(json!({"uri": "https://hooks.example.com/"})).await, 400, "invalid_request").await;

@@ -23,6 +23,7 @@ mod cursor;
 mod discovery;
 mod errors;
 mod events;
+mod events_process;
 mod explain;
 #[cfg(unix)]
 mod files;

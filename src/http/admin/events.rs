@@ -24,9 +24,12 @@ pub struct CreateRequest {
     /// Absent: every type, including types added later.
     events: Option<Vec<String>>,
     description: Option<String>,
+    /// `set` only: the `aud` of its SETs (default: the receiver URL).
+    audience: Option<String>,
 }
 
-/// A subscription as the API shows it. The secret only in the answer to its creation.
+/// A subscription as the API shows it. The webhook secret only in the answer to its creation;
+/// `audience` for `set` subscriptions only.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionView {
@@ -43,12 +46,16 @@ pub struct SubscriptionView {
     /// Since when deliveries have been failing without a success, if they are.
     pub failing_since: Option<String>,
     pub created_at: String,
+    /// The `aud` of a `set` subscription's SETs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
 }
 
 impl SubscriptionView {
     fn of(row: SubscriptionRow, with_secret: bool) -> SubscriptionView {
+        let audience = (row.format == events::SET).then(|| row.set_audience().to_owned());
         SubscriptionView {
             events: row
                 .events
@@ -56,7 +63,8 @@ impl SubscriptionView {
             disabled_at: row.disabled_at.map(time),
             failing_since: row.failing_since.map(time),
             created_at: time(row.created_at),
-            secret: with_secret.then_some(row.secret),
+            audience,
+            secret: (with_secret && !row.secret.is_empty()).then_some(row.secret),
             id: row.id,
             url: row.url,
             format: row.format,
@@ -126,7 +134,7 @@ pub async fn create(
 ) -> Result<HttpResponse, AdminError> {
     let request: CreateRequest = serde_json::from_slice(&body).map_err(|e| {
         AdminError::invalid(format!(
-            "the body must be {{\"url\": \"https://…\", \"format\": \"webhook\", \"events\": [\"user.deactivated\", …], \"description\": \"…\"}}: {e}"
+            "the body must be {{\"url\": \"https://…\", \"format\": \"webhook\" | \"set\", \"events\": [\"user.deactivated\", …], \"description\": \"…\", \"audience\": \"…\" (set only)}}: {e}"
         ))
     })?;
     if request.url.len() > MAX_URL_LENGTH {
@@ -150,6 +158,7 @@ pub async fn create(
         request.format.as_deref(),
         request.events,
         request.description,
+        request.audience,
         settings.allow_insecure,
     )
     .map_err(|refused| AdminError::new(400, refused.code, refused.message))?;
