@@ -157,6 +157,43 @@ pub struct Settings {
     /// Lifecycle event delivery (docs/events.md).
     #[command(flatten)]
     pub events: EventSettings,
+
+    /// The admin console's sessions (docs/console.md).
+    #[command(flatten)]
+    pub console: ConsoleSettings,
+}
+
+/// Settings of the admin console's sessions (docs/console.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct ConsoleSettings {
+    /// A console session unused for this long ends.
+    #[arg(long = "console-idle-timeout", env = "ROSTER_CONSOLE_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration, global = true)]
+    pub idle_timeout: Duration,
+
+    /// A console session ends this long after sign-in, used or not (and never after the token
+    /// it was opened with expires).
+    #[arg(long = "console-session-lifetime", env = "ROSTER_CONSOLE_SESSION_LIFETIME", default_value = "12h", value_parser = humantime::parse_duration, global = true)]
+    pub session_lifetime: Duration,
+}
+
+impl Default for ConsoleSettings {
+    /// The defaults of the flags above.
+    fn default() -> ConsoleSettings {
+        ConsoleSettings {
+            idle_timeout: Duration::from_secs(30 * 60),
+            session_lifetime: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+impl ConsoleSettings {
+    /// The session policy of [`crate::provisioning::console`].
+    pub fn policy(&self) -> crate::provisioning::console::SessionPolicy {
+        crate::provisioning::console::SessionPolicy {
+            idle_timeout: self.idle_timeout,
+            lifetime: self.session_lifetime,
+        }
+    }
 }
 
 /// Bounds on the database work of requests (docs/limits.md, "Queries") and SQLite's

@@ -51,6 +51,13 @@ impl Application {
             .transpose()
             .context("building the event delivery client")?;
         let event_settings = web::Data::new(settings.events.clone());
+        let console = web::Data::new(http::console::ConsoleConfig {
+            policy: settings.console.policy(),
+            secure_cookie: settings
+                .base_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
+        });
         let state = web::Data::new(AppState {
             store,
             verifier,
@@ -66,6 +73,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(event_settings.clone())
+                .app_data(console.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(max_body)

@@ -2,6 +2,7 @@
 //! Handlers parse the request into typed values, call `provisioning/`, and render the result.
 
 pub mod admin;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod scim;
@@ -41,7 +42,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .app_data(admin::json_config())
                 .app_data(admin::query_config())
                 .configure(admin::routes),
-        );
+        )
+        // After `/admin/v1`, which it would otherwise shadow.
+        .configure(console::routes);
 }
 
 /// Liveness: the process answers.

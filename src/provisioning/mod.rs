@@ -4,6 +4,8 @@
 pub mod access;
 pub mod audit;
 pub mod bulk;
+pub mod bulk_lifecycle;
+pub mod console;
 pub mod delivery;
 pub mod events;
 pub mod groups;

@@ -26,6 +26,7 @@ macro_rules! native {
 pub mod audit;
 pub mod budget;
 pub mod compute;
+pub mod console;
 pub mod events;
 pub mod filter;
 pub mod groups;

@@ -15,6 +15,7 @@ mod admin_limits;
 mod auth;
 mod bulk;
 mod concurrency;
+mod console;
 mod containment_queries;
 mod containment_writes;
 mod cursor;

@@ -32,6 +32,8 @@ fn declared() -> Tables {
         settings,
         event_subscriptions,
         event_deliveries,
+        console_sessions,
+        console_links,
     ];
     let mut tables = Tables::new();
     for sql in selects {
