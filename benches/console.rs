@@ -92,7 +92,10 @@ fn seed_user(i: usize) -> UserData {
 fn seed(store: &Store, count: usize) -> Vec<String> {
     let org = OrgId::parse("default").unwrap();
     let mut conn = store.conn().unwrap();
-    orgs::create(&mut conn, &org, "default", roster::clock::now()).unwrap();
+    // The `default` org exists after the first migration.
+    if !orgs::exists(&mut conn, &org).unwrap() {
+        orgs::create(&mut conn, &org, "default", roster::clock::now()).unwrap();
+    }
     let mut ids = Vec::with_capacity(count);
     for start in (0..count).step_by(5_000) {
         let batch: Vec<(UserId, UserData)> = (start..(start + 5_000).min(count))
