@@ -145,10 +145,9 @@ pub async fn sign_in_with_token(
 /// link's.
 pub async fn create_link(store: &Store, org: &OrgId, ttl: Duration) -> Result<Link, ScimError> {
     if ttl.is_zero() || ttl > MAX_LINK_TTL {
-        return Err(ScimError::bad_request(format!(
-            "a console link lives between 1 s and {}",
-            humantime::format_duration(MAX_LINK_TTL)
-        )));
+        return Err(ScimError::bad_request(
+            "a console link lives at least 1 s and at most 24h; choose a --ttl in between",
+        ));
     }
     let secret = random_secret()?;
     let jti = format!("console-link-{}", uuid::Uuid::new_v4());

@@ -446,11 +446,14 @@ both_backends! {
         c.set_window_size(375, 812).await.unwrap();
         c.goto(&format!("{}/admin/users", app.address)).await.unwrap();
         wait_page(c, "Manage users").await;
+        let viewport = c.execute("return window.innerWidth;", vec![]).await.unwrap();
+        assert!(viewport.as_i64().unwrap() <= 375, "the viewport is {viewport} px wide");
         let overflow = c
             .execute("return document.documentElement.scrollWidth;", vec![])
             .await
             .unwrap();
         assert!(overflow.as_i64().unwrap() <= 375, "page is {overflow} px wide at 375 px");
+        screenshot(c, &app, "console-narrow").await;
         browser.close().await;
     }
 
