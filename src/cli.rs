@@ -1,5 +1,5 @@
 //! The `roster` command line (docs/architecture.md §1): `serve` (the default), `migrate`, `org create`,
-//! `token create`, `token revoke`.
+//! `token create`, `token revoke`, `console-link`.
 //!
 //! Commands other than `serve` open the database beside a server that may be running: on
 //! SQLite they meet its write lock, and wait for it (up to `ROSTER_CLI_LOCK_WAIT`) rather than
@@ -19,6 +19,7 @@ use clap::{Parser, Subcommand};
 use crate::auth::{Role, Signer};
 use crate::config::Settings;
 use crate::ids::{OrgId, UserId};
+use crate::provisioning::console;
 use crate::provisioning::operator;
 use crate::provisioning::tokens::{self, TokenRequest};
 use crate::provisioning::{Actor, Store};
@@ -47,6 +48,15 @@ pub enum Command {
     /// Mint and revoke bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print a one-time link that signs in to the admin console as the org's admin.
+    ConsoleLink {
+        /// The organization to administer.
+        #[arg(long, default_value = "default")]
+        org: String,
+        /// How long the link stays valid (at most 24h); it works once.
+        #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
 }
 
 /// `roster org …`
@@ -157,6 +167,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::ConsoleLink { org, ttl } => {
+            let (url, link) = console_link(&settings, &org, ttl)?;
+            println!("{url}");
+            eprintln!(
+                "one-time link for organization '{org}', valid until {} (jti={}; `roster token \
+                 revoke {}` ends the session it opens)",
+                link.expires_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                link.jti,
+                link.jti
+            );
+            Ok(())
+        }
         Command::Token(TokenCommand::Revoke { jti, org }) => {
             if revoke_token(&settings, &org, &jti)? {
                 eprintln!("revoked token {jti}");
@@ -184,6 +207,38 @@ pub fn revoke_token(settings: &Settings, org: &str, jti: &str) -> anyhow::Result
                 humantime::format_duration(settings.cli_lock_wait)
             )
         })
+}
+
+/// `roster console-link`: makes a one-time sign-in link for `org` valid for `ttl`, and returns
+/// its URL (on `ROSTER_BASE_URL`'s origin, else the bind address) with the link.
+pub fn console_link(
+    settings: &Settings,
+    org: &str,
+    ttl: Duration,
+) -> anyhow::Result<(String, console::Link)> {
+    let org = OrgId::parse(org).map_err(anyhow::Error::msg)?;
+    let store = open_store(settings)?;
+    let link = actix_web::rt::System::new()
+        .block_on(console::create_link(&store, &org, ttl))
+        .map_err(|e| anyhow::anyhow!("{}", e.detail()))?;
+    let url = format!("{}/admin/link#{}", console_origin(settings), link.secret);
+    Ok((url, link))
+}
+
+/// Where the console is reached: `ROSTER_BASE_URL` without its path (it names the SCIM base,
+/// such as `https://roster.example.com/scim/v2`), else `http://` and the bind address.
+pub fn console_origin(settings: &Settings) -> String {
+    match &settings.base_url {
+        Some(base) => {
+            let base = base.trim_end_matches('/');
+            let base = base.strip_suffix("/scim/v2").unwrap_or(base);
+            base.to_owned()
+        }
+        None => {
+            let bind = settings.bind.replace("0.0.0.0", "127.0.0.1");
+            format!("http://{bind}")
+        }
+    }
 }
 
 /// The store of a CLI command: one connection, waiting for a server's write lock.

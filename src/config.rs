@@ -167,6 +167,10 @@ pub struct Settings {
     /// (docs/admin-api.md).
     #[command(flatten)]
     pub connectors: ConnectorSettings,
+
+    /// The admin console's sessions (docs/console.md).
+    #[command(flatten)]
+    pub console: ConsoleSettings,
 }
 
 /// Per-organization admission of SCIM requests (docs/limits.md, "Sharing the server between
@@ -191,6 +195,39 @@ impl Default for AdmissionSettings {
         AdmissionSettings {
             org_requests: 32,
             org_request_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Settings of the admin console's sessions (docs/console.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct ConsoleSettings {
+    /// A console session unused for this long ends.
+    #[arg(long = "console-idle-timeout", env = "ROSTER_CONSOLE_IDLE_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration, global = true)]
+    pub idle_timeout: Duration,
+
+    /// A console session ends this long after sign-in, used or not (and never after the token
+    /// it was opened with expires).
+    #[arg(long = "console-session-lifetime", env = "ROSTER_CONSOLE_SESSION_LIFETIME", default_value = "12h", value_parser = humantime::parse_duration, global = true)]
+    pub session_lifetime: Duration,
+}
+
+impl Default for ConsoleSettings {
+    /// The defaults of the flags above.
+    fn default() -> ConsoleSettings {
+        ConsoleSettings {
+            idle_timeout: Duration::from_secs(30 * 60),
+            session_lifetime: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+impl ConsoleSettings {
+    /// The session policy of [`crate::provisioning::console`].
+    pub fn policy(&self) -> crate::provisioning::console::SessionPolicy {
+        crate::provisioning::console::SessionPolicy {
+            idle_timeout: self.idle_timeout,
+            lifetime: self.session_lifetime,
         }
     }
 }

@@ -71,6 +71,13 @@ impl Application {
             .as_ref()
             .map(|s| Signer::new(s, &settings.jwt_issuer, &settings.jwt_audience));
         let (connectors, background) = Connectors::new(&store, &settings.connectors, signer);
+        let console = web::Data::new(http::console::ConsoleConfig {
+            policy: settings.console.policy(),
+            secure_cookie: settings
+                .base_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
+        });
         let state = web::Data::new(AppState {
             store,
             verifier,
@@ -96,6 +103,7 @@ impl Application {
                 .app_data(admission.clone())
                 .app_data(event_settings.clone())
                 .app_data(jwks.clone())
+                .app_data(console.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(max_body)

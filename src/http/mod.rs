@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod admission;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod rate_limit;
@@ -55,7 +56,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .app_data(admin::json_config())
                 .app_data(admin::query_config())
                 .configure(admin::routes),
-        );
+        )
+        // After `/admin/v1`, which it would otherwise shadow.
+        .configure(console::routes);
 }
 
 /// The public keys that verify this server's Security Event Tokens (docs/events.md): a JWK Set

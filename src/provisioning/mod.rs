@@ -6,7 +6,9 @@
 pub mod access;
 pub mod audit;
 pub mod bulk;
+pub mod bulk_lifecycle;
 pub mod connectors;
+pub mod console;
 pub mod delivery;
 pub mod event_key;
 pub mod events;

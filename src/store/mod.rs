@@ -28,6 +28,7 @@ pub mod audit;
 pub mod budget;
 pub mod caseless;
 pub mod compute;
+pub mod console;
 pub mod events;
 pub mod fair;
 pub mod filter;

@@ -222,6 +222,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+
+    console_sessions (id_hash) {
+        id_hash -> Text,
+        org_id -> Text,
+        admin_sub -> Nullable<Text>,
+        token_jti -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        idle_expires_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    console_links (id_hash) {
+        id_hash -> Text,
+        org_id -> Text,
+        jti -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> orgs (org_id));
 diesel::joinable!(groups -> orgs (org_id));
 diesel::joinable!(group_members -> groups (group_id));
@@ -242,4 +271,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     org_rate_limits,
     scim_requests,
+    console_sessions,
+    console_links,
 );

@@ -143,6 +143,7 @@ pub fn settings(database_url: &str) -> Settings {
             rate_limit_refresh: Duration::from_millis(500),
             ..Default::default()
         },
+        console: Default::default(),
     }
 }
 

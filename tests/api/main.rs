@@ -17,6 +17,7 @@ mod auth;
 mod bulk;
 mod concurrency;
 mod connectors;
+mod console;
 mod containment_queries;
 mod containment_writes;
 mod cursor;

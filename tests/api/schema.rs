@@ -35,6 +35,8 @@ fn declared() -> Tables {
         api_tokens,
         org_rate_limits,
         scim_requests,
+        console_sessions,
+        console_links,
     ];
     let mut tables = Tables::new();
     for sql in selects {

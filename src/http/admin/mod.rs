@@ -37,6 +37,8 @@ pub const MAX_ID_CHARS: usize = 64;
 /// Admin routes, relative to `/admin/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/users").route(web::get().to(users::list)))
+        .service(web::resource("/users/deactivate").route(web::post().to(users::deactivate_many)))
+        .service(web::resource("/users/activate").route(web::post().to(users::activate_many)))
         .service(web::resource("/users/{id}").route(web::get().to(users::get)))
         .service(web::resource("/users/{id}/deactivate").route(web::post().to(users::deactivate)))
         .service(web::resource("/users/{id}/activate").route(web::post().to(users::activate)))

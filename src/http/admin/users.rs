@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::{Admin, AdminError, Lines, check_id, check_text};
 use crate::http::AppState;
 use crate::ids::UserId;
+use crate::provisioning::bulk_lifecycle;
 use crate::provisioning::search::AdminUserSearch;
 use crate::provisioning::users::{self, etag};
 use crate::provisioning::views::UserRow;
@@ -205,6 +206,108 @@ async fn set_active(
     let actor = Actor::from_principal(&admin.0, Channel::Admin);
     let row = users::set_active(&state.store, actor, id, active, reason).await?;
     Ok(HttpResponse::Ok().json(AdminUser::from(&row)))
+}
+
+/// Body of `POST /admin/v1/users/deactivate|activate`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManyBody {
+    /// The users, at most [`bulk_lifecycle::MAX_IDS`].
+    ids: Vec<String>,
+    /// Why, recorded in each audit event (deactivation only).
+    reason: Option<String>,
+}
+
+/// One user's outcome in the answer of `POST /admin/v1/users/deactivate|activate`.
+#[derive(Debug, Serialize)]
+pub struct ManyOutcome {
+    pub id: String,
+    /// `deactivated`, `activated`, `unchanged` (it already had that state) or `failed`.
+    pub outcome: &'static str,
+    /// The user as it is now (absent when failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<AdminUser>,
+    /// Why it failed: the admin API's error body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<AdminError>,
+}
+
+/// The answer of `POST /admin/v1/users/deactivate|activate`.
+#[derive(Debug, Serialize)]
+pub struct ManyAnswer {
+    pub results: Vec<ManyOutcome>,
+}
+
+/// `POST /admin/v1/users/deactivate` with `{"ids": [...], "reason": "…"}`: each user its own
+/// lifecycle change and audit event; 200 with each user's outcome.
+pub async fn deactivate_many(
+    admin: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<ManyBody>,
+) -> Result<HttpResponse, AdminError> {
+    set_active_many(admin, state, body.into_inner(), false).await
+}
+
+/// `POST /admin/v1/users/activate` with `{"ids": [...]}`.
+pub async fn activate_many(
+    admin: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<ManyBody>,
+) -> Result<HttpResponse, AdminError> {
+    set_active_many(admin, state, body.into_inner(), true).await
+}
+
+async fn set_active_many(
+    admin: Admin,
+    state: web::Data<AppState>,
+    body: ManyBody,
+    active: bool,
+) -> Result<HttpResponse, AdminError> {
+    for id in &body.ids {
+        check_id("ids", id)?;
+    }
+    if let Some(reason) = &body.reason {
+        check_text("reason", reason, super::MAX_REASON_CHARS, Lines::Allowed)?;
+    }
+    let actor = Actor::from_principal(&admin.0, Channel::Admin);
+    let outcomes =
+        bulk_lifecycle::set_active_many(&state.store, &actor, &body.ids, active, body.reason)
+            .await?;
+    Ok(HttpResponse::Ok().json(ManyAnswer {
+        results: outcomes
+            .into_iter()
+            .map(|(id, o)| many_outcome(id, o))
+            .collect(),
+    }))
+}
+
+/// The admin API's view of one [`bulk_lifecycle::Outcome`].
+pub fn many_outcome(id: String, outcome: bulk_lifecycle::Outcome) -> ManyOutcome {
+    use bulk_lifecycle::Outcome;
+    match outcome {
+        Outcome::Changed(row) => ManyOutcome {
+            id,
+            outcome: if row.active {
+                "activated"
+            } else {
+                "deactivated"
+            },
+            user: Some(AdminUser::from(&row)),
+            error: None,
+        },
+        Outcome::Unchanged(row) => ManyOutcome {
+            id,
+            outcome: "unchanged",
+            user: Some(AdminUser::from(&row)),
+            error: None,
+        },
+        Outcome::Failed(e) => ManyOutcome {
+            id,
+            outcome: "failed",
+            user: None,
+            error: Some(AdminError::from(e)),
+        },
+    }
 }
 
 fn decode_cursor(cursor: &str) -> Result<UserId, AdminError> {
