@@ -17,6 +17,8 @@ use crate::store::Store;
 
 /// How often the request log is purged of records past its retention.
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+/// When a node first purges the request log after it started.
+pub const FIRST_PURGE: Duration = Duration::from_secs(60);
 
 /// The connectors' state of one node, shared by its HTTP workers.
 #[derive(Debug)]
@@ -84,7 +86,8 @@ impl Background {
     /// Starts the tasks on the current runtime; they run until aborted (with the server):
     /// writing last-used marks every `ROSTER_TOKEN_LAST_USED_FLUSH`, re-reading the rate limits
     /// every `ROSTER_RATE_LIMIT_REFRESH`, writing the request log as it arrives and purging it
-    /// every [`PURGE_INTERVAL`]. A failure is logged and tried again on the next round.
+    /// every [`PURGE_INTERVAL`] (the first time [`FIRST_PURGE`] after start). A failure is
+    /// logged and tried again on the next round.
     pub fn spawn(self) -> Vec<tokio::task::JoinHandle<()>> {
         let Background {
             store,
@@ -117,6 +120,8 @@ impl Background {
             let retention = settings.request_log_retention;
             tasks.push(tokio::spawn(async move {
                 loop {
+                    // Not at start: a node starting is busy enough (migrations, re-keying).
+                    actix_web::rt::time::sleep(FIRST_PURGE).await;
                     match request_log::purge(&store, retention).await {
                         Ok(0) => {}
                         Ok(purged) => tracing::info!(purged, "SCIM request log records purged"),
@@ -124,7 +129,7 @@ impl Background {
                             tracing::warn!(error = %e, "purging the SCIM request log failed")
                         }
                     }
-                    actix_web::rt::time::sleep(PURGE_INTERVAL).await;
+                    actix_web::rt::time::sleep(PURGE_INTERVAL.saturating_sub(FIRST_PURGE)).await;
                 }
             }));
         }

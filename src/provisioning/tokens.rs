@@ -243,8 +243,8 @@ pub async fn create(
             write_tx(conn, |conn| {
                 if !orgs::exists(conn, &actor.org)? {
                     return Err(ScimError::not_found(format!(
-                        "organization '{}' does not exist",
-                        actor.org
+                        "organization '{org}' does not exist: create it with `roster org create {org}`",
+                        org = actor.org
                     )));
                 }
                 if let Some(sub) = &request.subject

@@ -73,7 +73,34 @@ async fn listed(app: &TestApp, admin_token: &str) -> Vec<Value> {
     body["tokens"].as_array().unwrap().clone()
 }
 
-both_backends! {
+/// `both_backends!` on apps that write last-used marks every 200 ms.
+macro_rules! quick_last_used {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {
+        $(
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                async fn run($app: TestApp) $body
+
+                fn quick(settings: &mut Settings) {
+                    settings.connectors.token_last_used_flush = Duration::from_millis(200);
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run(TestApp::spawn_with(Backend::Sqlite, quick).await).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    run(TestApp::spawn_with(Backend::Postgres, quick).await).await
+                }
+            }
+        )*
+    };
+}
+
+quick_last_used! {
     async fn a_token_is_created_used_listed_rotated_and_revoked_on_every_node(app) {
         let admin_token = app.mint(Role::Admin, "default", None);
         let response = admin(
@@ -155,6 +182,9 @@ both_backends! {
         assert_eq!(actions(app.audit_events(&jti).await), ["token.create", "token.rotate"]);
         assert_eq!(actions(app.audit_events(&new_jti).await), ["token.create", "token.revoke"]);
     }
+}
+
+both_backends! {
 
     async fn an_admin_sees_and_revokes_only_the_tokens_of_their_org(app) {
         app.create_org("other");
