@@ -11,6 +11,7 @@ use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::auth::Verifier;
 use crate::config::Settings;
+use crate::http::origin::TrustedProxies;
 use crate::http::{self, AppState};
 use crate::provisioning::delivery::Worker;
 use crate::scim::cursor::CursorKey;
@@ -51,13 +52,14 @@ impl Application {
             .transpose()
             .context("building the event delivery client")?;
         let event_settings = web::Data::new(settings.events.clone());
+        let proxies = web::Data::new(TrustedProxies::new(
+            settings.operations.trusted_proxies.clone(),
+        ));
+        let base_url = base_url(settings)?;
         let state = web::Data::new(AppState {
             store,
             verifier,
-            base_url: settings
-                .base_url
-                .as_ref()
-                .map(|u| u.trim_end_matches('/').to_owned()),
+            base_url,
             capabilities: capabilities(settings),
             cursor_key,
         });
@@ -66,6 +68,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(event_settings.clone())
+                .app_data(proxies.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(max_body)
@@ -149,6 +152,33 @@ pub fn open_store_with(settings: &Settings, options: &StoreOptions) -> anyhow::R
     // Name keys are computed in Rust, so a change of their rule is applied here, not in SQL.
     crate::store::rekey::run(&store).context("recomputing the userName and displayName keys")?;
     Ok(store)
+}
+
+/// `ROSTER_BASE_URL` without its trailing slash, refused unless it is an absolute `http` or
+/// `https` URL; unset, a warning: responses then name the host each client asked for.
+fn base_url(settings: &Settings) -> anyhow::Result<Option<String>> {
+    let Some(url) = &settings.base_url else {
+        tracing::warn!(
+            "ROSTER_BASE_URL is not set: Location and meta.location name the host each request \
+             asked for; set it in production (docs/operations.md)"
+        );
+        return Ok(None);
+    };
+    let url = url.trim_end_matches('/');
+    let authority = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .map(|rest| {
+            rest.split_once('/')
+                .map_or(rest, |(authority, _)| authority)
+        });
+    match authority {
+        Some(authority) if http::origin::is_host_and_port(authority) => Ok(Some(url.to_owned())),
+        _ => anyhow::bail!(
+            "ROSTER_BASE_URL must be an absolute http or https URL such as \
+             https://roster.example.com/scim/v2, not '{url}'"
+        ),
+    }
 }
 
 fn capabilities(settings: &Settings) -> Capabilities {

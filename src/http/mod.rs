@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod error;
 pub mod extract;
+pub mod origin;
 pub mod scim;
 
 use actix_web::web;

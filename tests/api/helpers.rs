@@ -133,6 +133,7 @@ pub fn settings(database_url: &str) -> Settings {
         cli_lock_wait: Duration::from_secs(120),
         queries: Default::default(),
         events: Default::default(),
+        operations: Default::default(),
     }
 }
 

@@ -31,6 +31,7 @@ mod lifecycle;
 mod names;
 mod patching;
 mod properties;
+mod proxies;
 mod replay;
 mod schema;
 mod tenancy;
