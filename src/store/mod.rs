@@ -32,6 +32,7 @@ pub mod groups;
 pub mod import;
 pub mod json;
 pub mod lower;
+pub mod monitoring;
 pub mod orgs;
 pub mod rekey;
 pub mod schema;
