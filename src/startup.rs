@@ -2,8 +2,11 @@
 //! listener (port 0 in tests) and assemble the route table.
 
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
 
 use actix_web::dev::{Server, Service as _};
+use actix_web::http::ConnectionType;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{App, HttpMessage as _, HttpServer, web};
 use anyhow::Context as _;
@@ -13,20 +16,30 @@ use crate::auth::Verifier;
 use crate::config::Settings;
 use crate::http::origin::TrustedProxies;
 use crate::http::{self, AppState};
+use crate::monitoring;
 use crate::provisioning::delivery::Worker;
 use crate::scim::cursor::CursorKey;
 use crate::scim::discovery::{BulkLimits, Capabilities};
+use crate::shutdown::{Draining, Shutdown};
 use crate::store::{Store, StoreOptions};
 
 /// Page size when a listing names no `count`.
 const DEFAULT_PAGE_SIZE: u32 = 100;
+/// How much longer than one delivery attempt (`ROSTER_EVENTS_TIMEOUT`) the worker may take to
+/// stop at shutdown: its bookkeeping after the attempt.
+const EVENTS_GRACE_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A bound, not yet running, roster server.
 pub struct Application {
     port: u16,
     server: Server,
+    /// The `/metrics` listener, when `ROSTER_METRICS_BIND` is set, and its port.
+    metrics: Option<(Server, u16)>,
     /// The event delivery worker, when this process runs one (docs/events.md).
     events: Option<Worker>,
+    /// How long the worker may take to finish its attempt once the server has stopped.
+    events_grace: std::time::Duration,
+    shutdown: Shutdown,
 }
 
 impl Application {
@@ -56,6 +69,13 @@ impl Application {
             settings.operations.trusted_proxies.clone(),
         ));
         let base_url = base_url(settings)?;
+        let draining = Arc::new(Draining::default());
+        let metrics = web::Data::new(monitoring::Endpoint {
+            handle: monitoring::handle().context("installing the metrics recorder")?,
+            store: store.clone(),
+            write_queue: settings.write_queue,
+        });
+        let metrics_on_main = settings.operations.metrics_bind.is_none();
         let state = web::Data::new(AppState {
             store,
             verifier,
@@ -64,9 +84,12 @@ impl Application {
             cursor_key,
         });
         let max_body = settings.max_body_bytes;
+        let app_draining = web::Data::from(draining.clone());
+        let app_metrics = metrics.clone();
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(app_draining.clone())
                 .app_data(event_settings.clone())
                 .app_data(proxies.clone())
                 .app_data(
@@ -80,11 +103,43 @@ impl Application {
                 )
                 .app_data(web::QueryConfig::default().error_handler(http::error::query_error))
                 .configure(http::routes)
+                .configure(|cfg| {
+                    // Outside the SCIM and admin scopes: no authentication, no rate limit.
+                    if metrics_on_main {
+                        cfg.app_data(app_metrics.clone())
+                            .route("/metrics", web::get().to(monitoring::metrics));
+                    }
+                })
                 .wrap_fn(|req, srv| {
                     let request_id = req.extensions().get::<RequestId>().copied();
+                    let started = Instant::now();
+                    let method = req.method().clone();
+                    let route = req.match_pattern();
+                    let draining = req
+                        .app_data::<web::Data<Draining>>()
+                        .is_some_and(|d| d.is_draining());
                     let response = srv.call(req);
                     async move {
-                        let mut response = response.await?;
+                        let response = response.await;
+                        let status = match &response {
+                            Ok(r) => r.status(),
+                            Err(e) => e.as_response_error().status_code(),
+                        };
+                        monitoring::record_request(
+                            method.as_str(),
+                            route,
+                            status.as_u16(),
+                            started.elapsed(),
+                        );
+                        let mut response = response?;
+                        if draining {
+                            // Shutting down: the client opens its next connection elsewhere,
+                            // and no kept-alive connection holds the shutdown back.
+                            response
+                                .response_mut()
+                                .head_mut()
+                                .set_connection_type(ConnectionType::Close);
+                        }
                         if let Some(id) =
                             request_id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok())
                         {
@@ -108,13 +163,37 @@ impl Application {
             .unwrap_or(8)
             .div_ceil(workers)
             .max(2);
+        let shutdown_secs = settings
+            .operations
+            .shutdown_timeout
+            .as_secs()
+            .saturating_add(u64::from(
+                settings.operations.shutdown_timeout.subsec_nanos() > 0,
+            ));
         server = server
             .workers(workers)
-            .worker_max_blocking_threads(blocking_threads);
+            .worker_max_blocking_threads(blocking_threads)
+            .shutdown_timeout(shutdown_secs)
+            // Signals are handled by `shutdown::on_signals` (the `serve` command), not by actix.
+            .disable_signals();
+        let server = server.run();
+        let metrics = match &settings.operations.metrics_bind {
+            None => None,
+            Some(bind) => Some(metrics_server(bind, metrics)?),
+        };
+        let shutdown = Shutdown {
+            servers: std::iter::once(server.handle())
+                .chain(metrics.as_ref().map(|(m, _)| m.handle()))
+                .collect(),
+            draining,
+        };
         Ok(Application {
             port,
-            server: server.run(),
+            server,
+            metrics,
             events,
+            events_grace: settings.events.timeout.saturating_add(EVENTS_GRACE_MARGIN),
+            shutdown,
         })
     }
 
@@ -123,17 +202,69 @@ impl Application {
         self.port
     }
 
-    /// Serves until the process is told to stop (SIGINT/SIGTERM: graceful shutdown). The event
-    /// delivery worker runs as a task beside the server on this thread's runtime, and stops
-    /// with it; an event it was sending is sent again by the next worker (at least once).
+    /// The port of the `/metrics` listener, when `ROSTER_METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
+    }
+
+    /// What starts this application's graceful shutdown (`serve` calls it on SIGTERM/SIGINT).
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Serves until [`Shutdown::begin`] (graceful: docs/operations.md, "Shutdown"). The event
+    /// delivery worker runs as a task beside the server; once the server has answered the
+    /// requests in flight, the worker finishes the attempt it is making (at most the event
+    /// timeout and a margin, else it is dropped: the event is sent again by the next worker, at
+    /// least once) and this returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let worker = self.events.map(|w| tokio::spawn(w.run()));
+        let worker = self.events.map(|w| {
+            let stop = w.stopper();
+            (tokio::spawn(w.run()), stop)
+        });
+        let metrics = self.metrics.map(|(server, _)| tokio::spawn(server));
         let served = self.server.await;
-        if let Some(worker) = worker {
-            worker.abort();
+        // The server stopped (and if not through `begin`, the metrics listener stops now).
+        self.shutdown.begin();
+        if let Some((mut worker, stop)) = worker {
+            stop.stop();
+            match tokio::time::timeout(self.events_grace, &mut worker).await {
+                Ok(_) => tracing::info!("event delivery stopped"),
+                Err(_) => {
+                    worker.abort();
+                    tracing::warn!(
+                        "event delivery did not stop in time; its attempt will be made again"
+                    );
+                }
+            }
         }
+        if let Some(metrics) = metrics {
+            // Stopped with the main server; its result is not the process's.
+            drop(metrics.await);
+        }
+        tracing::info!("roster stopped");
         served
     }
+}
+
+/// The `/metrics` listener on `bind` (`ROSTER_METRICS_BIND`), alone, and its port.
+fn metrics_server(
+    bind: &str,
+    endpoint: web::Data<monitoring::Endpoint>,
+) -> anyhow::Result<(Server, u16)> {
+    let listener =
+        TcpListener::bind(bind).with_context(|| format!("binding ROSTER_METRICS_BIND {bind}"))?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(endpoint.clone())
+            .route("/metrics", web::get().to(monitoring::metrics))
+    })
+    .listen(listener)?
+    .workers(1)
+    .disable_signals()
+    .run();
+    Ok((server, port))
 }
 
 /// Opens the pool, applies pending migrations and recomputes name keys made by an older rule.

@@ -56,7 +56,7 @@ pub enum TestDb {
 }
 
 impl TestDb {
-    fn create(backend: Backend) -> (TestDb, String) {
+    pub fn create(backend: Backend) -> (TestDb, String) {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
