@@ -249,7 +249,13 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<Store> {
 fn serve(settings: &Settings) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async {
         let app = Application::build(settings)?;
-        tracing::info!(port = app.port(), backend = ?settings.backend(), "roster is listening");
+        tracing::info!(port = app.port(), metrics_port = app.metrics_port(), backend = ?settings.backend(), "roster is listening");
+        let shutdown = app.shutdown();
+        actix_web::rt::spawn(async move {
+            if let Err(e) = crate::shutdown::on_signals(shutdown).await {
+                tracing::error!(error = %e, "cannot listen for SIGTERM/SIGINT");
+            }
+        });
         app.run_until_stopped().await?;
         Ok(())
     })

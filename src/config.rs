@@ -171,6 +171,10 @@ pub struct Settings {
     /// The admin console's sessions (docs/console.md).
     #[command(flatten)]
     pub console: ConsoleSettings,
+
+    /// Proxies, metrics and shutdown (docs/operations.md).
+    #[command(flatten)]
+    pub operations: OperationsSettings,
 }
 
 /// Per-organization admission of SCIM requests (docs/limits.md, "Sharing the server between
@@ -286,6 +290,36 @@ impl Default for ConnectorSettings {
             rate_limit_refresh: Duration::from_secs(10),
             request_log: true,
             request_log_retention: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+/// Settings of running roster behind proxies and load balancers (docs/operations.md).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct OperationsSettings {
+    /// Addresses of the reverse proxies whose `Forwarded` / `X-Forwarded-*` headers are
+    /// believed, comma-separated CIDRs or addresses (`10.0.0.0/8,fd00::/8`). Empty: none.
+    #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::http::origin::parse_proxy, global = true)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Serve `/metrics` on this address only (e.g. `127.0.0.1:9090`) rather than on the main
+    /// listener.
+    #[arg(long, env = "ROSTER_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<String>,
+
+    /// On SIGTERM/SIGINT, how long requests in flight may take to finish before they are
+    /// dropped.
+    #[arg(long, env = "ROSTER_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration, global = true)]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for OperationsSettings {
+    /// The defaults of the flags above.
+    fn default() -> OperationsSettings {
+        OperationsSettings {
+            trusted_proxies: Vec::new(),
+            metrics_bind: None,
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -542,6 +576,21 @@ mod event_settings_tests {
         events: EventSettings,
         #[command(flatten)]
         connectors: super::ConnectorSettings,
+    }
+
+    #[test]
+    fn the_operations_default_is_what_the_flags_default_to() {
+        #[derive(clap::Parser)]
+        struct Ops {
+            #[command(flatten)]
+            operations: super::OperationsSettings,
+        }
+        let parsed = Ops::try_parse_from(["roster"]).unwrap();
+        assert_eq!(parsed.operations, super::OperationsSettings::default());
+        let proxies =
+            Ops::try_parse_from(["roster", "--trusted-proxies", "10.0.0.0/8,192.168.1.7"]).unwrap();
+        assert_eq!(proxies.operations.trusted_proxies.len(), 2);
+        assert!(Ops::try_parse_from(["roster", "--trusted-proxies", "proxy.internal"]).is_err());
     }
 
     #[test]

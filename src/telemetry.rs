@@ -51,7 +51,8 @@ impl RootSpanBuilder for RosterRootSpan {
             .match_pattern()
             .unwrap_or_else(|| "default".to_owned());
         let method = request.method().as_str();
-        let connection = request.connection_info();
+        let origin = crate::http::origin::origin(request.request());
+        let client_ip = crate::http::origin::client_ip(request.request());
         let request_id = request
             .extensions()
             .get::<tracing_actix_web::RequestId>()
@@ -63,9 +64,9 @@ impl RootSpanBuilder for RosterRootSpan {
             http.method = %method,
             http.route = %route,
             http.flavor = ?request.version(),
-            http.scheme = %connection.scheme(),
-            http.host = %connection.host(),
-            http.client_ip = %connection.realip_remote_addr().unwrap_or(""),
+            http.scheme = %origin.scheme,
+            http.host = %origin.authority,
+            http.client_ip = %client_ip,
             http.user_agent = %user_agent,
             http.target = %target,
             http.status_code = tracing::field::Empty,

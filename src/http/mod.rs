@@ -9,6 +9,7 @@ pub mod extract;
 pub mod rate_limit;
 pub mod rejection;
 pub mod request_log;
+pub mod origin;
 pub mod scim;
 
 use actix_web::web;
@@ -78,14 +79,52 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Readiness: the database answers. 503 while it does not, so a load balancer routes around
-/// this node.
-async fn readyz(state: web::Data<AppState>) -> actix_web::HttpResponse {
+/// Readiness: the database answers and the process is not shutting down. 503 otherwise, so a
+/// load balancer routes around this node.
+async fn readyz(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    if req
+        .app_data::<web::Data<crate::shutdown::Draining>>()
+        .is_some_and(|d| d.is_draining())
+    {
+        return actix_web::HttpResponse::ServiceUnavailable().body("shutting down");
+    }
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return actix_web::HttpResponse::ServiceUnavailable().body("not configured");
+    };
     match state.store.ping().await {
         Ok(_) => actix_web::HttpResponse::Ok().body("ready"),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
             actix_web::HttpResponse::ServiceUnavailable().body("database unavailable")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use actix_web::{App, test, web};
+
+    use crate::shutdown::{Draining, Shutdown};
+
+    #[actix_web::test]
+    async fn readyz_answers_503_once_shutdown_starts() {
+        let draining = Arc::new(Draining::default());
+        let app = test::init_service(
+            App::new()
+                .app_data(web::Data::from(draining.clone()))
+                .route("/readyz", web::get().to(super::readyz)),
+        )
+        .await;
+        let shutdown = Shutdown {
+            servers: Vec::new(),
+            draining,
+        };
+        shutdown.begin();
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/readyz").to_request()).await;
+        assert_eq!(response.status(), 503);
+        assert_eq!(test::read_body(response).await, "shutting down");
     }
 }

@@ -58,6 +58,19 @@ pub struct Worker {
     issuer: String,
     /// This worker's name in `lease_owner`.
     owner: String,
+    /// Set when the process shuts down ([`Stopper`]).
+    stop: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+/// Asks a running [`Worker`] to stop after the attempt it is making.
+#[derive(Debug, Clone)]
+pub struct Stopper(std::sync::Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Stopper {
+    /// Stop: no new turn, no next event; the attempt under way is finished and recorded.
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
 }
 
 impl Worker {
@@ -86,22 +99,39 @@ impl Worker {
             signer,
             issuer,
             owner: format!("worker-{}", uuid::Uuid::new_v4().simple()),
+            stop: std::sync::Arc::new(tokio::sync::watch::Sender::new(false)),
         })
     }
 
-    /// Delivers until the task is dropped.
+    /// What stops this worker.
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.stop.clone())
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Sleeps `duration`, or less if the worker is stopped meanwhile.
+    async fn pause(&self, duration: Duration) {
+        let mut stop = self.stop.subscribe();
+        drop(tokio::time::timeout(duration, stop.wait_for(|s| *s)).await);
+    }
+
+    /// Delivers until stopped ([`Worker::stopper`]) or the task is dropped.
     pub async fn run(self) {
         tracing::info!(owner = %self.owner, "event delivery worker started");
-        loop {
+        while !self.stopping() {
             match self.turn().await {
                 Ok(true) => {}
-                Ok(false) => tokio::time::sleep(self.settings.poll_interval).await,
+                Ok(false) => self.pause(self.settings.poll_interval).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "event delivery turn failed");
-                    tokio::time::sleep(self.settings.poll_interval).await;
+                    self.pause(self.settings.poll_interval).await;
                 }
             }
         }
+        tracing::info!(owner = %self.owner, "event delivery worker stopped");
     }
 
     /// One turn: lease the due subscriptions and send their events. Whether there was work.
@@ -189,9 +219,15 @@ impl Worker {
         let mut attempts: Vec<Recorded> = Vec::new();
         let mut last_record = std::time::Instant::now();
         for head in &batch {
+            if self.stopping() {
+                break;
+            }
             let outcome = self.send(subscription, head).await;
             let at = clock::now();
             let failed = outcome.error.is_some();
+            let attempt = if failed { "failed" } else { "delivered" };
+            metrics::counter!(crate::monitoring::DELIVERY_ATTEMPTS, "outcome" => attempt)
+                .increment(1);
             failing_since = match (&outcome.error, failing_since) {
                 (None, _) => None,
                 (Some(_), Some(since)) => Some(since),
@@ -220,6 +256,7 @@ impl Worker {
                 random_unit(),
             );
             if let Some(reason) = &disable {
+                metrics::counter!(crate::monitoring::SUBSCRIPTIONS_DISABLED).increment(1);
                 tracing::warn!(subscription = %subscription.id, %reason, "event subscription disabled");
             } else if let Some(error) = &outcome.error {
                 tracing::info!(subscription = %subscription.id, event = %head.event_id, attempts = head.attempts + 1, retry_in = ?delay, %error, "event delivery failed; will retry");

@@ -44,7 +44,14 @@ pub fn append(conn: &mut DbConnection, event: &NewEvent<'_>) -> QueryResult<()> 
         audit_events::detail.eq(event.detail.clone().map(Doc)),
     ));
     native!(conn, |c| row.execute(c))?;
-    super::events::enqueue(conn, event)
+    super::events::enqueue(conn, event)?;
+    metrics::counter!(
+        crate::monitoring::LIFECYCLE_CHANGES,
+        "action" => event.action.to_owned(),
+        "channel" => event.channel.to_owned()
+    )
+    .increment(1);
+    Ok(())
 }
 
 /// Events of `org`, oldest first, optionally for one target, after the event id `after`.

@@ -36,6 +36,7 @@ pub mod groups;
 pub mod import;
 pub mod json;
 pub mod lower;
+pub mod monitoring;
 pub mod orgs;
 pub mod rate_limits;
 pub mod rekey;

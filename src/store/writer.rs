@@ -163,6 +163,7 @@ impl Jobs {
 
     fn fresh(&self, queued: Queued) -> Option<Job> {
         let waited = queued.at.elapsed();
+        metrics::histogram!(crate::monitoring::WRITE_WAIT).record(waited.as_secs_f64());
         if waited <= self.deadline {
             return Some(queued.job);
         }
@@ -233,6 +234,7 @@ fn run_batch(conn: &mut DbConnection, first: Job, jobs: &Jobs) {
             Some(failure)
         }
     };
+    metrics::histogram!(crate::monitoring::WRITE_BATCH_SIZE).record(finishes.len() as f64);
     if let Some(failure) = &failure {
         tracing::error!(requests = finishes.len(), reason = ?failure, "a write batch failed; none of its requests was written");
     }

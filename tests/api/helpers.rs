@@ -56,7 +56,7 @@ pub enum TestDb {
 }
 
 impl TestDb {
-    fn create(backend: Backend) -> (TestDb, String) {
+    pub fn create(backend: Backend) -> (TestDb, String) {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -146,6 +146,7 @@ pub fn settings(database_url: &str) -> Settings {
             ..Default::default()
         },
         console: Default::default(),
+        operations: Default::default(),
     }
 }
 

@@ -12,17 +12,19 @@ const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 
 /// Query of `GET /admin/v1/audit-events`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only events about this user.
     user_id: Option<String>,
     /// The `nextCursor` of the previous page.
     after: Option<String>,
+    /// Events per page, 1 to 1000 (default 100).
     limit: Option<i64>,
 }
 
 /// One audit event.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEvent {
     pub id: String,
@@ -38,7 +40,7 @@ pub struct AuditEvent {
 }
 
 /// A page of events and the cursor of the next one (absent on the last page).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditPage {
     pub events: Vec<AuditEvent>,
@@ -46,6 +48,8 @@ pub struct AuditPage {
 }
 
 /// `GET /admin/v1/audit-events?user_id=&after=&limit=`
+#[utoipa::path(get, path = "/admin/v1/audit-events", tag = "audit", params(AuditQuery),
+    responses((status = 200, description = "One page of the org's audit events, oldest first", body = AuditPage)))]
 pub async fn list(
     admin: Admin,
     state: web::Data<AppState>,

@@ -16,10 +16,12 @@ const MAX_URL_LENGTH: usize = 2048;
 const MAX_DESCRIPTION_LENGTH: usize = 1000;
 
 /// Body of `POST /admin/v1/event-subscriptions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
+    /// The receiver: `https`, a public address (docs/events.md).
     url: String,
+    /// `webhook` (the default).
     format: Option<String>,
     /// Absent: every type, including types added later.
     events: Option<Vec<String>>,
@@ -30,7 +32,7 @@ pub struct CreateRequest {
 
 /// A subscription as the API shows it. The webhook secret only in the answer to its creation;
 /// `audience` for `set` subscriptions only.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionView {
     pub id: String,
@@ -76,7 +78,7 @@ impl SubscriptionView {
 }
 
 /// One delivery of one event to the subscription's receiver.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryView {
     pub id: String,
@@ -119,6 +121,18 @@ impl DeliveryView {
     }
 }
 
+/// The org's subscriptions.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SubscriptionList {
+    pub subscriptions: Vec<SubscriptionView>,
+}
+
+/// A subscription's newest deliveries.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct DeliveryList {
+    pub deliveries: Vec<DeliveryView>,
+}
+
 fn time(t: chrono::NaiveDateTime) -> String {
     t.and_utc()
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
@@ -126,6 +140,8 @@ fn time(t: chrono::NaiveDateTime) -> String {
 
 /// `POST /admin/v1/event-subscriptions`: 201 with the subscription and its signing secret,
 /// shown this once.
+#[utoipa::path(post, path = "/admin/v1/event-subscriptions", tag = "events", request_body = CreateRequest,
+    responses((status = 201, description = "The subscription, with its signing secret (shown this once)", body = SubscriptionView)))]
 pub async fn create(
     admin: Admin,
     state: web::Data<AppState>,
@@ -167,16 +183,20 @@ pub async fn create(
 }
 
 /// `GET /admin/v1/event-subscriptions`
+#[utoipa::path(get, path = "/admin/v1/event-subscriptions", tag = "events",
+    responses((status = 200, description = "The org's subscriptions", body = SubscriptionList)))]
 pub async fn list(admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
     let rows = events::list(&state.store, &admin.0.org).await?;
     let subscriptions: Vec<SubscriptionView> = rows
         .into_iter()
         .map(|r| SubscriptionView::of(r, false))
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "subscriptions": subscriptions })))
+    Ok(HttpResponse::Ok().json(SubscriptionList { subscriptions }))
 }
 
 /// `GET /admin/v1/event-subscriptions/{id}`
+#[utoipa::path(get, path = "/admin/v1/event-subscriptions/{id}", tag = "events", params(("id" = String, Path, description = "The subscription's id")),
+    responses((status = 200, description = "The subscription", body = SubscriptionView)))]
 pub async fn get(
     admin: Admin,
     state: web::Data<AppState>,
@@ -187,6 +207,8 @@ pub async fn get(
 }
 
 /// `DELETE /admin/v1/event-subscriptions/{id}`: 204; its undelivered events go with it.
+#[utoipa::path(delete, path = "/admin/v1/event-subscriptions/{id}", tag = "events", params(("id" = String, Path, description = "The subscription's id")),
+    responses((status = 204, description = "Deleted, with its undelivered events")))]
 pub async fn delete(
     admin: Admin,
     state: web::Data<AppState>,
@@ -197,6 +219,8 @@ pub async fn delete(
 }
 
 /// `POST /admin/v1/event-subscriptions/{id}/enable`: the subscription, active again.
+#[utoipa::path(post, path = "/admin/v1/event-subscriptions/{id}/enable", tag = "events", params(("id" = String, Path, description = "The subscription's id")),
+    responses((status = 200, description = "The subscription, active again", body = SubscriptionView)))]
 pub async fn enable(
     admin: Admin,
     state: web::Data<AppState>,
@@ -207,6 +231,8 @@ pub async fn enable(
 }
 
 /// `POST /admin/v1/event-subscriptions/{id}/test`: 202 with the queued `ping` delivery.
+#[utoipa::path(post, path = "/admin/v1/event-subscriptions/{id}/test", tag = "events", params(("id" = String, Path, description = "The subscription's id")),
+    responses((status = 202, description = "The queued `ping` delivery", body = DeliveryView)))]
 pub async fn test(
     admin: Admin,
     state: web::Data<AppState>,
@@ -217,12 +243,17 @@ pub async fn test(
 }
 
 /// Query of `GET /admin/v1/event-subscriptions/{id}/deliveries`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
+    /// Deliveries to return, 1 to 1000 (default 100).
     limit: Option<i64>,
 }
 
 /// `GET /admin/v1/event-subscriptions/{id}/deliveries?limit=`: the newest deliveries first.
+#[utoipa::path(get, path = "/admin/v1/event-subscriptions/{id}/deliveries", tag = "events",
+    params(("id" = String, Path, description = "The subscription's id"), DeliveriesQuery),
+    responses((status = 200, description = "The newest deliveries first", body = DeliveryList)))]
 pub async fn deliveries(
     admin: Admin,
     state: web::Data<AppState>,
@@ -237,5 +268,5 @@ pub async fn deliveries(
     }
     let rows = events::deliveries(&state.store, &admin.0.org, &id, limit).await?;
     let deliveries: Vec<DeliveryView> = rows.into_iter().map(DeliveryView::of).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "deliveries": deliveries })))
+    Ok(HttpResponse::Ok().json(DeliveryList { deliveries }))
 }

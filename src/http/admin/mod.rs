@@ -10,6 +10,7 @@ pub mod events;
 pub mod rate_limit;
 pub mod requests;
 pub mod tokens;
+pub mod openapi;
 pub mod users;
 
 use std::future::Future;
@@ -34,9 +35,13 @@ pub const MAX_QUERY_CHARS: usize = 256;
 /// The longest id (a path id, `user_id`), in characters; roster's ids are 36-character UUIDs.
 pub const MAX_ID_CHARS: usize = 64;
 
-/// Admin routes, relative to `/admin/v1`.
+/// Admin routes, relative to `/admin/v1`. Each is described in [`openapi::AdminApi`] (its
+/// handler's `#[utoipa::path]`); tests/api/openapi.rs fails for a route that is not
+/// (docs/architecture.md §11, "A new admin endpoint"). Register routes here, one
+/// `web::resource` per path.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/users").route(web::get().to(users::list)))
+    cfg.service(web::resource("/openapi.json").route(web::get().to(openapi::document)))
+        .service(web::resource("/users").route(web::get().to(users::list)))
         .service(web::resource("/users/deactivate").route(web::post().to(users::deactivate_many)))
         .service(web::resource("/users/activate").route(web::post().to(users::activate_many)))
         .service(web::resource("/users/{id}").route(web::get().to(users::get)))
@@ -81,7 +86,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// An admin API error: a stable machine-readable `error` code and a `message` a person can act
 /// on.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, utoipa::ToSchema)]
 #[error("{error}: {message}")]
 pub struct AdminError {
     #[serde(skip)]
@@ -90,7 +95,9 @@ pub struct AdminError {
     #[serde(skip)]
     retry_after: Option<u32>,
     /// Stable code, e.g. `not_found`, `forbidden`, `invalid_cursor`.
+    #[schema(value_type = String)]
     pub error: &'static str,
+    /// What went wrong, for a person.
     pub message: String,
 }
 

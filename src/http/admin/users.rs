@@ -20,7 +20,7 @@ const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 500;
 
 /// A user as the admin console shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminUser {
     pub id: String,
@@ -75,18 +75,21 @@ impl From<&UserRow> for AdminUser {
 }
 
 /// Query of `GET /admin/v1/users`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// `active` or `deactivated`; absent: both.
     status: Option<String>,
     /// Text to find in userName, displayName or emails.
     q: Option<String>,
+    /// The `nextCursor` of the previous page.
     cursor: Option<String>,
+    /// Users per page, 1 to 500 (default 50).
     limit: Option<i64>,
 }
 
 /// One page of the list, and the cursor of the next page (absent on the last one).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserPage {
     pub users: Vec<AdminUser>,
@@ -94,6 +97,8 @@ pub struct UserPage {
 }
 
 /// `GET /admin/v1/users?status=&q=&cursor=&limit=`
+#[utoipa::path(get, path = "/admin/v1/users", tag = "users", params(ListQuery),
+    responses((status = 200, description = "One page of the org's users", body = UserPage)))]
 pub async fn list(
     admin: Admin,
     state: web::Data<AppState>,
@@ -141,6 +146,8 @@ pub async fn list(
 }
 
 /// `GET /admin/v1/users/{id}`
+#[utoipa::path(get, path = "/admin/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "The user", body = AdminUser)))]
 pub async fn get(
     admin: Admin,
     state: web::Data<AppState>,
@@ -152,7 +159,7 @@ pub async fn get(
 }
 
 /// Optional body of `POST …/deactivate`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeactivateBody {
     /// Why, recorded in the audit event.
@@ -160,6 +167,9 @@ pub struct DeactivateBody {
 }
 
 /// `POST /admin/v1/users/{id}/deactivate`: idempotent; returns the user.
+#[utoipa::path(post, path = "/admin/v1/users/{id}/deactivate", tag = "users", params(("id" = String, Path, description = "The user's id")),
+    request_body(content = Option<DeactivateBody>, description = "Optional: why, recorded in the audit event"),
+    responses((status = 200, description = "The user, deactivated", body = AdminUser)))]
 pub async fn deactivate(
     admin: Admin,
     state: web::Data<AppState>,
@@ -187,6 +197,8 @@ pub async fn deactivate(
 }
 
 /// `POST /admin/v1/users/{id}/activate`: idempotent; returns the user.
+#[utoipa::path(post, path = "/admin/v1/users/{id}/activate", tag = "users", params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "The user, active", body = AdminUser)))]
 pub async fn activate(
     admin: Admin,
     state: web::Data<AppState>,

@@ -110,13 +110,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .default_service(web::to(unknown_endpoint));
 }
 
-/// The base URL of the SCIM API as clients reach it: `ROSTER_BASE_URL`, else from the request.
+/// The base URL of the SCIM API as clients reach it: `ROSTER_BASE_URL`, else from the request
+/// (a validated scheme and `host[:port]`, forwarded only by trusted proxies: [`super::origin`]).
 pub fn base_url(state: &AppState, req: &HttpRequest) -> String {
     match &state.base_url {
         Some(url) => url.clone(),
         None => {
-            let info = req.connection_info();
-            format!("{}://{}/scim/v2", info.scheme(), info.host())
+            let origin = super::origin::origin(req);
+            format!("{}://{}/scim/v2", origin.scheme, origin.authority)
         }
     }
 }
