@@ -50,6 +50,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .app_data(rate_limit::Limited)
                 .wrap(actix_web::middleware::from_fn(request_log::record))
                 .wrap(actix_web::middleware::from_fn(admission::admit))
+                // Outermost: `/Users/`, `/Users/{id}/`, `/ServiceProviderConfig/`… are the
+                // path without the slash (Entra and other clients send it), for admission, the
+                // request log and the routes alike; the query string is kept.
+                .wrap(actix_web::middleware::NormalizePath::trim())
                 .configure(scim::routes),
         )
         .service(

@@ -506,10 +506,6 @@ fn not_found(id: &GroupId) -> ScimError {
 /// Uniqueness clashes become 409 `uniqueness` naming the attribute.
 fn write_error(err: diesel::result::Error, data: &GroupData) -> ScimError {
     match unique_violation(&err) {
-        Some(constraint) if constraint.contains("external_id") => ScimError::uniqueness(format!(
-            "externalId '{}' is already used by another group in this organization",
-            data.external_id.as_deref().unwrap_or_default()
-        )),
         Some(_) => ScimError::uniqueness(format!(
             "a group named '{}' already exists in this organization (displayName is unique \
              ignoring case)",

@@ -67,8 +67,8 @@ impl Order {
 
 /// `GET /Users`: one page of the users of `org` matching `filter`, in `order`, `offset` users
 /// skipped, at most `limit`, and the number of matches. A filter that pins a unique attribute
-/// (`userName eq`, `externalId eq`, `id eq`) is a point read; one that is nothing but such a
-/// comparison is read through its key.
+/// (`userName eq`, `id eq`) is a point read; one that is nothing but such a comparison is read
+/// through its key. `externalId eq` is an ordinary listing on its (non-unique) index.
 pub async fn users(
     store: &Store,
     org: &OrgId,

@@ -496,10 +496,6 @@ fn not_found(id: &UserId) -> ScimError {
 /// attribute; anything else is a database failure.
 fn write_error(err: diesel::result::Error, data: &UserData) -> ScimError {
     match unique_violation(&err) {
-        Some(constraint) if constraint.contains("external_id") => ScimError::uniqueness(format!(
-            "externalId '{}' is already used by another user in this organization",
-            data.external_id.as_deref().unwrap_or_default()
-        )),
         Some(_) => ScimError::uniqueness(format!(
             "userName '{}' is already taken in this organization (userName is unique ignoring case)",
             data.user_name

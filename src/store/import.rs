@@ -43,7 +43,7 @@ struct NewEmail<'a> {
     is_primary: bool,
 }
 
-/// Inserts `batch` in one transaction. A taken userName or externalId fails the whole batch.
+/// Inserts `batch` in one transaction. A taken userName fails the whole batch.
 pub fn insert_users(
     conn: &mut DbConnection,
     org: &OrgId,

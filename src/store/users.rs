@@ -87,8 +87,8 @@ pub struct Deactivation {
     pub via: Option<&'static str>,
 }
 
-/// Inserts a new user and its child rows and returns the row as stored. A taken `userName` or
-/// `externalId` is a unique violation for the caller to map.
+/// Inserts a new user and its child rows and returns the row as stored. A taken `userName` is a
+/// unique violation for the caller to map (`externalId` is not unique, RFC 7643 §3.1).
 pub fn insert(
     conn: &mut DbConnection,
     org: &OrgId,
@@ -150,8 +150,6 @@ pub enum UserKey {
     Id(String),
     /// `userName`, compared case-insensitively (through `user_name_ci`).
     UserName(String),
-    /// `externalId`, compared exactly.
-    ExternalId(String),
 }
 
 impl UserKey {
@@ -162,7 +160,6 @@ impl UserKey {
         match attr {
             "id" => Some(UserKey::Id(value)),
             "userName" => Some(UserKey::UserName(value)),
-            "externalId" => Some(UserKey::ExternalId(value)),
             _ => None,
         }
     }
@@ -183,10 +180,6 @@ pub fn find_by(
             .get_result(c),
         UserKey::UserName(name) => of_org
             .filter(users::user_name_ci.eq(user_name_key(name)))
-            .select(UserRow::as_select())
-            .get_result(c),
-        UserKey::ExternalId(external) => of_org
-            .filter(users::external_id.eq(external))
             .select(UserRow::as_select())
             .get_result(c),
     })
@@ -413,8 +406,9 @@ pub struct ListQuery {
     pub order: Option<SqlOrder>,
     pub offset: i64,
     pub limit: i64,
-    /// The filter matches at most one user through a unique index (`userName eq`, `id eq`,
-    /// `externalId eq`): the listing is a point read.
+    /// The filter matches at most one user through a unique index (`userName eq`, `id eq`):
+    /// the listing is a point read. Not `externalId eq`: externalId is not unique (RFC 7643
+    /// §3.1), so such a filter is an ordinary listing on the `(org_id, external_id)` index.
     pub point: bool,
     /// The filter is nothing but `key eq "value"` on a unique attribute (the lookup every
     /// connector sends before a create): read by [`find_by`] instead of the translated filter.
@@ -423,7 +417,9 @@ pub struct ListQuery {
 
 /// The user attributes each held in a unique index per org: a filter pinning one of them with
 /// `eq` matches at most one user ([`ListQuery::point`]).
-pub const UNIQUE_ATTRIBUTES: &[&str] = &["id", "userName", "externalId"];
+/// `externalId` is not one of them: RFC 7643 §3.1 gives it no uniqueness, and IdPs (Microsoft's
+/// reference collection) create several users with one.
+pub const UNIQUE_ATTRIBUTES: &[&str] = &["id", "userName"];
 
 /// The users of `org` matching `query.filter`, as one boxed query both [`list`] and
 /// [`explain_list`] run.

@@ -85,3 +85,25 @@ both_backends! {
         }
     }
 }
+
+both_backends! {
+    async fn a_shared_external_id_filter_uses_its_index(app) {
+        seed(&app);
+        // externalId is not unique (RFC 7643 §3.1): a hundred users share one, and the
+        // `externalId eq` listing, an ordinary listing now, is still served by the
+        // non-unique (org_id, external_id) index.
+        use diesel::connection::SimpleConnection;
+        app.store
+            .conn()
+            .unwrap()
+            .batch_execute("UPDATE users SET external_id = 'shared' WHERE id <= 'u000100'; ANALYZE;")
+            .unwrap();
+        for filter in [r#"externalId eq "shared""#, r#"externalId eq "shared" and active eq true"#] {
+            let (count, page) = plans(&app, filter);
+            println!("{:?} {filter}\n  count: {}\n  page:  {}", app.backend, count.join("\n         "), page.join("\n         "));
+            let uses = |plan: &[String]| plan.iter().any(|line| line.contains("users_org_external_id"));
+            assert!(uses(&count), "{filter}: count plan without users_org_external_id: {count:#?}");
+            assert!(uses(&page), "{filter}: page plan without users_org_external_id: {page:#?}");
+        }
+    }
+}

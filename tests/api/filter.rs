@@ -436,8 +436,9 @@ both_backends! {
     }
 
     async fn a_lone_unique_key_eq_pages_like_any_filter(app) {
-        // `userName eq`, `externalId eq` and `id eq` alone are read by their unique index
-        // (the connectors' lookup); paging, projection and case rules are the filter's.
+        // `userName eq` and `id eq` alone are read by their unique index, `externalId eq` (not
+        // unique) by its index as a listing (the connectors' lookups); paging, projection and
+        // case rules are the filter's.
         let users = seed(&app).await;
         let alice = users
             .iter()

@@ -15,6 +15,7 @@ mod admin_limits;
 mod admission;
 mod auth;
 mod bulk;
+mod compat;
 mod concurrency;
 mod connectors;
 mod console;
