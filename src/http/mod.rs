@@ -6,10 +6,10 @@ pub mod admission;
 pub mod console;
 pub mod error;
 pub mod extract;
+pub mod origin;
 pub mod rate_limit;
 pub mod rejection;
 pub mod request_log;
-pub mod origin;
 pub mod scim;
 
 use actix_web::web;

@@ -379,6 +379,184 @@ mod every_admin_endpoint_answers_as_the_document_says {
         )
         .await;
 
+        // Many users at once: each user's outcome, a failure with the admin error body.
+        let many = call(
+            Method::POST,
+            "/users/deactivate",
+            "/users/deactivate",
+            Some(json!({"ids": [id, unknown], "reason": "left"})),
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(many["results"][0]["outcome"], "deactivated", "{many}");
+        assert_eq!(many["results"][1]["outcome"], "failed", "{many}");
+        assert_eq!(many["results"][1]["error"]["error"], "not_found", "{many}");
+        call(
+            Method::POST,
+            "/users/deactivate",
+            "/users/deactivate",
+            Some(json!({"ids": []})),
+            admin,
+            400,
+        )
+        .await;
+        let many = call(
+            Method::POST,
+            "/users/activate",
+            "/users/activate",
+            Some(json!({"ids": [id]})),
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(many["results"][0]["outcome"], "activated", "{many}");
+        call(
+            Method::POST,
+            "/users/activate",
+            "/users/activate",
+            Some(json!({"ids": "not a list"})),
+            admin,
+            400,
+        )
+        .await;
+
+        // Tokens: mint, list, rotate, revoke.
+        let minted = call(
+            Method::POST,
+            "/tokens",
+            "/tokens",
+            Some(json!({"name": "Okta", "role": "provisioner", "ttl": "90d"})),
+            admin,
+            201,
+        )
+        .await;
+        assert!(minted["token"].is_string(), "{minted}");
+        let jti = minted["jti"].as_str().unwrap().to_owned();
+        call(
+            Method::POST,
+            "/tokens",
+            "/tokens",
+            Some(json!({"name": "Okta", "role": "root"})),
+            admin,
+            400,
+        )
+        .await;
+        let tokens = call(Method::GET, "/tokens", "/tokens", None, admin, 200).await;
+        assert!(
+            tokens["tokens"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["jti"] == jti.as_str() && t.get("token").is_none()),
+            "{tokens}"
+        );
+        let rotated = call(
+            Method::POST,
+            "/tokens/{jti}/rotate",
+            &format!("/tokens/{jti}/rotate"),
+            Some(json!({"overlap": "1h"})),
+            admin,
+            201,
+        )
+        .await;
+        assert!(rotated["token"].is_string(), "{rotated}");
+        assert_eq!(rotated["replaces"]["jti"], jti.as_str(), "{rotated}");
+        assert_eq!(rotated["replaces"]["status"], "retiring", "{rotated}");
+        let new_jti = rotated["jti"].as_str().unwrap().to_owned();
+        call(
+            Method::POST,
+            "/tokens/{jti}/rotate",
+            &format!("/tokens/{unknown}/rotate"),
+            None,
+            admin,
+            404,
+        )
+        .await;
+        let revoked = call(
+            Method::DELETE,
+            "/tokens/{jti}",
+            &format!("/tokens/{new_jti}"),
+            None,
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(revoked["status"], "revoked", "{revoked}");
+        call(
+            Method::DELETE,
+            "/tokens/{jti}",
+            &format!("/tokens/{unknown}"),
+            None,
+            admin,
+            404,
+        )
+        .await;
+
+        // The org's rate limit: the server's default, then its own (high enough to limit
+        // nothing here).
+        let limit = call(Method::GET, "/rate-limit", "/rate-limit", None, admin, 200).await;
+        assert_eq!(limit["source"], "default", "{limit}");
+        let limit = call(
+            Method::PUT,
+            "/rate-limit",
+            "/rate-limit",
+            Some(json!({"perSecond": 100000, "burst": 1000000})),
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(limit["source"], "org", "{limit}");
+        call(
+            Method::PUT,
+            "/rate-limit",
+            "/rate-limit",
+            Some(json!({"perSecond": 0, "burst": 1})),
+            admin,
+            400,
+        )
+        .await;
+
+        // The SCIM request log: the user's creation is recorded (soon), with a real record.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let page = call(
+                Method::GET,
+                "/scim-requests",
+                &format!("/scim-requests?resource_id={id}"),
+                None,
+                admin,
+                200,
+            )
+            .await;
+            if !page["requests"].as_array().unwrap().is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the user's creation is not in the request log: {page}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        call(
+            Method::GET,
+            "/scim-requests",
+            "/scim-requests?status=2xx",
+            None,
+            admin,
+            400,
+        )
+        .await;
+        call(
+            Method::GET,
+            "/scim-requests",
+            "/scim-requests?after=x",
+            None,
+            admin,
+            400,
+        )
+        .await;
+
         // A documented operation this test does not call fails it: add a call above.
         let documented = documented_operations(&doc);
         let covered = covered.into_inner();

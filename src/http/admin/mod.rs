@@ -7,10 +7,10 @@
 
 pub mod audit;
 pub mod events;
+pub mod openapi;
 pub mod rate_limit;
 pub mod requests;
 pub mod tokens;
-pub mod openapi;
 pub mod users;
 
 use std::future::Future;

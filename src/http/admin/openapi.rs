@@ -17,7 +17,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{AdminError, audit, events, users};
+use super::{AdminError, audit, events, rate_limit, requests, tokens, users};
 
 /// The admin API's document.
 #[derive(OpenApi)]
@@ -32,6 +32,8 @@ use super::{AdminError, audit, events, users};
         users::get,
         users::deactivate,
         users::activate,
+        users::deactivate_many,
+        users::activate_many,
         audit::list,
         events::list,
         events::create,
@@ -40,13 +42,23 @@ use super::{AdminError, audit, events, users};
         events::deliveries,
         events::test,
         events::enable,
+        tokens::list,
+        tokens::create,
+        tokens::revoke,
+        tokens::rotate,
+        rate_limit::get,
+        rate_limit::put,
+        requests::list,
     ),
     components(schemas(AdminError)),
     modifiers(&Conventions),
     tags(
-        (name = "users", description = "The org's users: list, read, deactivate, activate"),
+        (name = "users", description = "The org's users: list, read, deactivate, activate (one or many)"),
         (name = "audit", description = "The org's audit log"),
         (name = "events", description = "Lifecycle event subscriptions and their deliveries (docs/events.md)"),
+        (name = "tokens", description = "The org's bearer tokens: mint, list, rotate, revoke"),
+        (name = "rate-limit", description = "The org's SCIM rate limit (docs/limits.md)"),
+        (name = "scim-requests", description = "The org's SCIM request log"),
         (name = "meta", description = "This document"),
     )
 )]

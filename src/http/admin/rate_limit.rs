@@ -10,21 +10,24 @@ use crate::provisioning::rate_limits::{Limit, OrgLimit};
 use crate::provisioning::{Actor, Channel};
 
 /// Body of `PUT /admin/v1/rate-limit`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SetRequest {
+pub struct SetRequest {
+    /// Requests per second, 1 to 100000.
     per_second: i64,
+    /// Requests in a burst, 1 to 1000000.
     burst: i64,
 }
 
 /// The limit as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct LimitJson {
+pub struct LimitJson {
     /// `null`: no limit.
     per_second: Option<u32>,
     burst: Option<u32>,
     /// `org` (its own) or `default` (the server's).
+    #[schema(value_type = String)]
     source: &'static str,
     updated_at: Option<String>,
     updated_by: Option<String>,
@@ -45,6 +48,8 @@ impl LimitJson {
 }
 
 /// `GET /admin/v1/rate-limit`
+#[utoipa::path(get, path = "/admin/v1/rate-limit", tag = "rate-limit",
+    responses((status = 200, description = "The org's SCIM rate limit in force", body = LimitJson)))]
 pub async fn get(admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
     let limit = state
         .connectors
@@ -56,6 +61,8 @@ pub async fn get(admin: Admin, state: web::Data<AppState>) -> Result<HttpRespons
 
 /// `PUT /admin/v1/rate-limit` with `{"perSecond", "burst"}`: the org's own limit, in force on
 /// this node at once and on every node within `ROSTER_RATE_LIMIT_REFRESH`.
+#[utoipa::path(put, path = "/admin/v1/rate-limit", tag = "rate-limit", request_body = SetRequest,
+    responses((status = 200, description = "The org's own limit, now in force", body = LimitJson)))]
 pub async fn put(
     admin: Admin,
     state: web::Data<AppState>,

@@ -10,22 +10,25 @@ use crate::provisioning::request_log::{self, Filter, MAX_LIMIT, Record};
 const DEFAULT_LIMIT: i64 = 100;
 
 /// Query of `GET /admin/v1/scim-requests`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RequestsQuery {
     /// `4xx` or `5xx`.
     status: Option<String>,
     /// A token's `jti` or name.
     token: Option<String>,
+    /// The id of the SCIM resource the request was about.
     resource_id: Option<String>,
     /// A previous page's `nextCursor`, or an RFC 3339 time.
     after: Option<String>,
+    /// Records per page, 1 to 1000 (default 100).
     limit: Option<i64>,
 }
 
 /// One record.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct RecordJson {
+pub struct RecordJson {
     id: String,
     time: String,
     token: TokenRef,
@@ -40,10 +43,19 @@ struct RecordJson {
     request_id: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct TokenRef {
+/// The token a request was made with.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenRef {
     jti: String,
     name: Option<String>,
+}
+
+/// One page of the log, oldest first, and the cursor of the next page (`null` on the last one).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestPage {
+    pub requests: Vec<RecordJson>,
+    pub next_cursor: Option<String>,
 }
 
 impl RecordJson {
@@ -68,6 +80,8 @@ impl RecordJson {
 }
 
 /// `GET /admin/v1/scim-requests?status=4xx|5xx&token=&resource_id=&after=&limit=`: oldest first.
+#[utoipa::path(get, path = "/admin/v1/scim-requests", tag = "scim-requests", params(RequestsQuery),
+    responses((status = 200, description = "One page of the org's SCIM request log, oldest first", body = RequestPage)))]
 pub async fn list(
     admin: Admin,
     state: web::Data<AppState>,
@@ -118,10 +132,10 @@ pub async fn list(
         .map(RecordJson::of)
         .collect();
     let next_cursor = records.last().filter(|_| more).map(|r| r.id.clone());
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "requests": records,
-        "nextCursor": next_cursor,
-    })))
+    Ok(HttpResponse::Ok().json(RequestPage {
+        requests: records,
+        next_cursor,
+    }))
 }
 
 fn bad_after() -> AdminError {

@@ -16,33 +16,37 @@ use crate::provisioning::tokens::{self, Minted, TokenRequest, TokenView};
 use crate::provisioning::{Actor, Channel};
 
 /// Body of `POST /admin/v1/tokens`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateRequest {
+pub struct CreateTokenRequest {
+    /// What the token is for, e.g. the IdP's name.
     name: String,
+    /// `provisioner` or `admin`.
     role: String,
     /// `"90d"`, `"12h"` or a number of seconds; absent: the token does not expire.
     ttl: Option<Value>,
 }
 
 /// Body of `POST /admin/v1/tokens/{jti}/rotate` (optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RotateRequest {
+pub struct RotateRequest {
     /// How long the old token keeps working: `"24h"` or seconds.
     overlap: Option<Value>,
 }
 
 /// A token as the API shows it; `token` only in the answer that mints it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenJson {
+    /// The token itself: only in the answer that mints it, shown this once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     pub jti: String,
     pub name: String,
     pub role: String,
     /// `active`, `retiring` (a rotation's overlap), `revoked` or `expired`.
+    #[schema(value_type = String)]
     pub status: &'static str,
     pub created_at: String,
     pub created_by: String,
@@ -53,6 +57,21 @@ pub struct TokenJson {
     /// When it was, or will be, refused.
     pub revoked_at: Option<String>,
     pub rotated_to: Option<String>,
+}
+
+/// The org's tokens, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenList {
+    pub tokens: Vec<TokenJson>,
+}
+
+/// The answer of a rotation: the replacement (with its token, shown this once) and, under
+/// `replaces`, the old token, which keeps working until its `revokedAt`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Rotated {
+    #[serde(flatten)]
+    pub new: TokenJson,
+    pub replaces: TokenJson,
 }
 
 fn time(t: DateTime<Utc>) -> String {
@@ -120,13 +139,15 @@ fn signer(state: &AppState) -> Result<&std::sync::Arc<Signer>, AdminError> {
 }
 
 /// `POST /admin/v1/tokens`: 201 with the token, shown this once, and its `jti`.
+#[utoipa::path(post, path = "/admin/v1/tokens", tag = "tokens", request_body = CreateTokenRequest,
+    responses((status = 201, description = "The token, with the token itself (shown this once)", body = TokenJson)))]
 pub async fn create(
     admin: Admin,
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
     let body = read_body(payload).await?;
-    let request: CreateRequest = serde_json::from_slice(&body).map_err(|e| {
+    let request: CreateTokenRequest = serde_json::from_slice(&body).map_err(|e| {
         AdminError::invalid(format!(
             "the body must be {{\"name\": \"Okta\", \"role\": \"provisioner\", \"ttl\": \"90d\"}} (ttl optional): {e}"
         ))
@@ -158,13 +179,17 @@ pub async fn create(
 }
 
 /// `GET /admin/v1/tokens`: the org's tokens, newest first.
+#[utoipa::path(get, path = "/admin/v1/tokens", tag = "tokens",
+    responses((status = 200, description = "The org's tokens, newest first", body = TokenList)))]
 pub async fn list(admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
     let views = tokens::list(&state.store, &admin.0.org).await?;
     let tokens: Vec<TokenJson> = views.into_iter().map(|v| TokenJson::of(v, None)).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "tokens": tokens })))
+    Ok(HttpResponse::Ok().json(TokenList { tokens }))
 }
 
 /// `DELETE /admin/v1/tokens/{jti}`: the token, refused from the next request on, every node.
+#[utoipa::path(delete, path = "/admin/v1/tokens/{jti}", tag = "tokens", params(("jti" = String, Path, description = "The token's `jti`")),
+    responses((status = 200, description = "The token, revoked", body = TokenJson)))]
 pub async fn revoke(
     admin: Admin,
     state: web::Data<AppState>,
@@ -178,6 +203,9 @@ pub async fn revoke(
 
 /// `POST /admin/v1/tokens/{jti}/rotate`: 201 with the replacement (shown this once) and the
 /// old token, which keeps working until its `revokedAt`.
+#[utoipa::path(post, path = "/admin/v1/tokens/{jti}/rotate", tag = "tokens", params(("jti" = String, Path, description = "The token's `jti`")),
+    request_body(content = Option<RotateRequest>, description = "Optional: how long the old token keeps working"),
+    responses((status = 201, description = "The replacement (its token shown this once) and, under `replaces`, the old token", body = Rotated)))]
 pub async fn rotate(
     admin: Admin,
     state: web::Data<AppState>,
@@ -201,9 +229,8 @@ pub async fn rotate(
     };
     let actor = Actor::from_principal(&admin.0, Channel::Admin);
     let rotated = tokens::rotate(&state.store, signer(&state)?, &actor, &jti, overlap).await?;
-    let mut json = serde_json::to_value(TokenJson::minted(rotated.new))
-        .map_err(|_| AdminError::new(500, "internal", "internal server error"))?;
-    json["replaces"] = serde_json::to_value(TokenJson::of(rotated.old, None))
-        .map_err(|_| AdminError::new(500, "internal", "internal server error"))?;
-    Ok(HttpResponse::Created().json(json))
+    Ok(HttpResponse::Created().json(Rotated {
+        new: TokenJson::minted(rotated.new),
+        replaces: TokenJson::of(rotated.old, None),
+    }))
 }

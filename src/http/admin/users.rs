@@ -221,7 +221,7 @@ async fn set_active(
 }
 
 /// Body of `POST /admin/v1/users/deactivate|activate`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManyBody {
     /// The users, at most [`bulk_lifecycle::MAX_IDS`].
@@ -231,10 +231,11 @@ pub struct ManyBody {
 }
 
 /// One user's outcome in the answer of `POST /admin/v1/users/deactivate|activate`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ManyOutcome {
     pub id: String,
     /// `deactivated`, `activated`, `unchanged` (it already had that state) or `failed`.
+    #[schema(value_type = String)]
     pub outcome: &'static str,
     /// The user as it is now (absent when failed).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -245,13 +246,15 @@ pub struct ManyOutcome {
 }
 
 /// The answer of `POST /admin/v1/users/deactivate|activate`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ManyAnswer {
     pub results: Vec<ManyOutcome>,
 }
 
 /// `POST /admin/v1/users/deactivate` with `{"ids": [...], "reason": "…"}`: each user its own
 /// lifecycle change and audit event; 200 with each user's outcome.
+#[utoipa::path(post, path = "/admin/v1/users/deactivate", tag = "users", request_body = ManyBody,
+    responses((status = 200, description = "Each user's outcome", body = ManyAnswer)))]
 pub async fn deactivate_many(
     admin: Admin,
     state: web::Data<AppState>,
@@ -261,6 +264,8 @@ pub async fn deactivate_many(
 }
 
 /// `POST /admin/v1/users/activate` with `{"ids": [...]}`.
+#[utoipa::path(post, path = "/admin/v1/users/activate", tag = "users", request_body = ManyBody,
+    responses((status = 200, description = "Each user's outcome", body = ManyAnswer)))]
 pub async fn activate_many(
     admin: Admin,
     state: web::Data<AppState>,
