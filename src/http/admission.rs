@@ -21,7 +21,7 @@
 //! each other, never for another organization's. A request whose token does not verify is passed
 //! on unweighed: its handler refuses it (401) before doing any work for it.
 //!
-//! Admitted requests run as their organization's ([`provisioning::fairness::serve_for`]), so
+//! Admitted requests run as their organization's ([`crate::provisioning::fairness::serve_for`]), so
 //! the shared queues behind them (the SQLite writer, the compute pool) serve organizations in
 //! turns.
 
