@@ -1,4 +1,5 @@
 //! Unit tests of the PATCH request parser, engine and IdP quirks.
+#![cfg(test)]
 
 use serde_json::{Map, Value};
 
