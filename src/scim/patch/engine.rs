@@ -43,7 +43,7 @@ use crate::scim::schema::{
 /// - `primary` (RFC 7643 §2.4): when an operation makes a value primary, `primary` is set to
 ///   `false` on the attribute's other values, so at most one stays `true`.
 /// - A bare extension URN as `path` names the extension's object: `add` merges into it,
-///   `replace` replaces it whole, `remove` removes it ([`write_schema`]); the core schema's
+///   `replace` replaces it whole, `remove` removes it (`write_schema`); the core schema's
 ///   URN → `invalidPath`.
 /// - `schemas` of the result: the core URN, plus each extension URN whose object is non-empty.
 ///
