@@ -250,17 +250,22 @@ both_backends! {
         assert_eq!(user[ENTERPRISE]["costCenter"], "4130");
         assert_eq!(user[ENTERPRISE]["manager"]["value"], id.as_str());
 
-        // replace replaces it whole, and is stored so (the enterprise columns a filter reads
-        // follow).
+        // replace replaces what it names and leaves the rest (RFC 7644 §3.5.2.3), and is stored
+        // so (the enterprise columns a filter reads follow).
         let response = app.patch_user(&id, json!([{"op": "replace", "path": ENTERPRISE, "value": {
-            "organization": "Example"
+            "organization": "Example", "employeeNumber": "802095"
         }}])).await;
         assert_eq!(response.status(), StatusCode::OK);
         let user: Value = app.get_user(&id).await.json().await.unwrap();
-        assert_eq!(user[ENTERPRISE], json!({"organization": "Example"}), "{user}");
+        assert_eq!(user[ENTERPRISE]["organization"], "Example", "{user}");
+        assert_eq!(user[ENTERPRISE]["employeeNumber"], "802095", "{user}");
+        assert_eq!(user[ENTERPRISE]["department"], "Sales", "{user}");
         let (_, list) = call(&app, Method::GET, "/Users",
             &[("filter", format!(r#"{ENTERPRISE}:employeeNumber eq "701984""#).as_str())], None).await;
         assert_eq!(list["totalResults"], 0, "{list}");
+        let (_, list) = call(&app, Method::GET, "/Users",
+            &[("filter", format!(r#"{ENTERPRISE}:employeeNumber eq "802095""#).as_str())], None).await;
+        assert_eq!(list["totalResults"], 1, "{list}");
         let (_, list) = call(&app, Method::GET, "/Users",
             &[("filter", r#"organization eq "Example""#)], None).await;
         assert_eq!(list["totalResults"], 1, "{list}");

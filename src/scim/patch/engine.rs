@@ -43,7 +43,7 @@ use crate::scim::schema::{
 /// - `primary` (RFC 7643 §2.4): when an operation makes a value primary, `primary` is set to
 ///   `false` on the attribute's other values, so at most one stays `true`.
 /// - A bare extension URN as `path` names the extension's object: `add` merges into it,
-///   `replace` replaces it whole, `remove` removes it (`write_schema`); the core schema's
+///   `replace` replaces the attributes it names (RFC 7644 §3.5.2.3), `remove` removes it (`write_schema`); the core schema's
 ///   URN → `invalidPath`.
 /// - `schemas` of the result: the core URN, plus each extension URN whose object is non-empty.
 ///
@@ -156,8 +156,9 @@ pub(super) fn schema_named(rt: &ResourceTypeDef, path: &PatchPath) -> Option<&'s
 /// names the extension's object as a whole:
 /// - `add` with an object merges it into the extension, exactly as the path-less
 ///   `{"<urn>": {…}}` does (RFC 7644 §3.5.2.1);
-/// - `replace` with an object replaces the extension whole: attributes the value leaves out are
-///   removed (as a PUT of the extension would);
+/// - `replace` with an object replaces the attributes it names and leaves the others unchanged,
+///   as RFC 7644 §3.5.2.3 says of a complex attribute ("sub-attributes that are not specified in
+///   the value parameter are left unchanged"); a multi-valued attribute it names is replaced whole;
 /// - `remove` without a value removes every attribute of the extension.
 ///
 /// As in the path-less form, keys the extension does not define and readOnly attributes inside
@@ -177,19 +178,16 @@ pub(super) fn write_schema(
             schema.id
         )));
     }
-    // Removes the extension's attributes but those in `keep`: required attributes the value
-    // gives, which are replaced rather than removed on the way.
-    let clear = |doc: &mut Map<String, Value>, keep: &[&AttributeDef]| {
+    // Removes every attribute of the extension (and its URN from `schemas`, in `write`).
+    let clear = |doc: &mut Map<String, Value>| {
         let null = Map::from_iter([(schema.id.to_owned(), Value::Null)]);
         for (target, _) in quirks::path_less_entries(rt, &null)? {
-            if !keep.iter().any(|k| std::ptr::eq(*k, target.attr)) {
-                write(doc, OpKind::Remove, &target, None, Origin::PathLess)?;
-            }
+            write(doc, OpKind::Remove, &target, None, Origin::PathLess)?;
         }
         Ok::<(), ScimError>(())
     };
     let value = match (op.op, &op.value) {
-        (OpKind::Remove, None) | (_, Some(Value::Null)) => return clear(doc, &[]),
+        (OpKind::Remove, None) | (_, Some(Value::Null)) => return clear(doc),
         (OpKind::Remove, Some(_)) => {
             return Err(ScimError::invalid_value(format!(
                 "remove with the path '{}' removes the whole extension and takes no \"value\"; \
@@ -207,16 +205,7 @@ pub(super) fn write_schema(
         (_, Some(value)) => value,
     };
     let wrapped = Map::from_iter([(schema.id.to_owned(), value.clone())]);
-    let entries = quirks::path_less_entries(rt, &wrapped)?;
-    if op.op == OpKind::Replace {
-        let given: Vec<&AttributeDef> = entries
-            .iter()
-            .map(|(t, _)| t.attr)
-            .filter(|a| a.required)
-            .collect();
-        clear(doc, &given)?;
-    }
-    for (target, v) in entries {
+    for (target, v) in quirks::path_less_entries(rt, &wrapped)? {
         write(doc, op.op, &target, Some(v), Origin::PathLess)?;
     }
     Ok(())

@@ -1372,17 +1372,18 @@ fn a_bare_extension_urn_path_names_the_whole_extension() {
                "manager": {"value": "m1"}})
     );
 
-    // replace replaces it whole: what the value leaves out is gone.
+    // replace replaces what it names and leaves the rest (RFC 7644 §3.5.2.3).
     let replaced = ok(
         &USER_RESOURCE,
         &enterprise_user(),
         json!([{"op": "replace", "path": ENTERPRISE_USER_SCHEMA.to_uppercase(), "value": {
-            "organization": "Example", "manager": {"value": "m2"}
+            "organization": "Example", "department": "Legal", "manager": {"value": "m2"}
         }}]),
     );
     assert_eq!(
         replaced[ENTERPRISE_USER_SCHEMA],
-        json!({"organization": "Example", "manager": {"value": "m2"}})
+        json!({"employeeNumber": "701984", "department": "Legal", "organization": "Example",
+               "manager": {"value": "m2"}})
     );
     assert_eq!(
         replaced["schemas"],
