@@ -27,7 +27,7 @@ pub use super::versioning::{Precondition, etag};
 /// `POST /Users` (RFC 7644 §3.3).
 pub async fn create(store: &Store, actor: Actor, body: Value) -> Result<UserRow, ScimError> {
     let validated = resource::validate_create(&USER_RESOURCE, body)?;
-    patch::check_value_counts(&USER_RESOURCE, &validated.resource, &[])?;
+    patch::check_value_counts(&USER_RESOURCE, &validated.resource)?;
     let password_hash = hash_password(store, validated.password).await?;
     let mut attributes = validated.resource;
     // A user created without `active` has access; say so in the representation (Okta checks it).
@@ -174,7 +174,7 @@ pub async fn replace(
         None,
         move |current| {
             let validated = resource::validate_replace(&USER_RESOURCE, current, body.clone())?;
-            patch::check_value_counts(&USER_RESOURCE, &validated.resource, &[])?;
+            patch::check_value_counts(&USER_RESOURCE, &validated.resource)?;
             let mut next = validated.resource;
             // PUT without `active` leaves the state as it is rather than deactivating: AIW Okta apps
             // drop it from profile updates (docs/idp-behaviour.md, "Okta", "Update: PUT or PATCH").

@@ -16,6 +16,7 @@ mod admission;
 mod auth;
 mod bulk;
 mod compat;
+mod compat_paths;
 mod concurrency;
 mod connectors;
 mod console;

@@ -594,7 +594,7 @@ fn stored_user() -> Map<String, Value> {
     user
 }
 
-/// A stored group, as the PATCH engine receives it.
+/// A rendered group's attributes (the PATCH engine receives them without `members`).
 fn stored_group() -> Map<String, Value> {
     let Value::Object(group) = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
@@ -677,7 +677,21 @@ proptest! {
                 // A result is a resource again: a second application must not panic either.
                 let _ = patch::apply(&USER_RESOURCE, &patched, &request);
             }
-            let _ = patch::apply(&GROUP_RESOURCE, &stored_group(), &request);
+            // Groups as provisioning::groups::patch runs them: operations on `members` go to
+            // the membership table, the rest to the engine, which must then never meet
+            // `members` (it answers 500 if it does: a routing bug).
+            let (_members, other): (Vec<_>, Vec<_>) = request
+                .operations
+                .into_iter()
+                .partition(|op| op.targets_members());
+            if !other.is_empty() {
+                let mut group = stored_group();
+                group.remove("members");
+                let other = PatchRequest { operations: other };
+                if let Err(e) = patch::apply(&GROUP_RESOURCE, &group, &other) {
+                    prop_assert_ne!(e.status(), 500, "{}", e.detail());
+                }
+            }
         }
     }
 }

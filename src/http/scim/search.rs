@@ -11,6 +11,7 @@ use crate::http::AppState;
 use crate::http::extract::{Authenticated, ScimJson};
 use crate::scim::ScimError;
 use crate::scim::discovery::list_response;
+use crate::scim::resource::split_list;
 use crate::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 
 use super::{ResourceQuery, respond};
@@ -165,7 +166,8 @@ fn names(map: &Map<String, Value>, name: &str) -> Result<Option<String>, ScimErr
         Some(Value::Array(items)) => {
             let names: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
             let names = names.ok_or_else(bad)?;
-            if names.iter().any(|n| n.contains(',')) {
+            // One name per item: a comma inside a value filter's brackets or quotes is part of it.
+            if names.iter().any(|n| split_list(n).len() > 1) {
                 return Err(bad());
             }
             Ok(Some(names.join(",")))

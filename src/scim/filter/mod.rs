@@ -16,7 +16,7 @@ mod parser;
 mod tests;
 
 pub use ast::{CompareOp, Filter};
-pub(in crate::scim) use parser::parse_value_path;
+pub(in crate::scim) use parser::{check_cost, parse_value_path};
 
 /// Longest filter (or PATCH path) text the parser accepts, in bytes; longer → `invalidFilter`
 /// (RFC 7644 §3.4.2.2 sets no limit; §7.2 asks servers to bound request processing).

@@ -27,14 +27,18 @@ impl FromStr for Filter {
     /// process).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let filter = parse_filter(s).map_err(ScimError::invalid_filter)?;
-        check_cost(&filter).map_err(ScimError::too_many)?;
+        check_cost(std::iter::once(&filter)).map_err(ScimError::too_many)?;
         Ok(filter)
     }
 }
 
-/// Refuses a filter whose evaluation per resource is more than the server is willing to do
-/// ([`MAX_FILTER_TERMS`], [`MAX_FILTER_SUBSTRING_TERMS`]); the error is a detail message.
-fn check_cost(filter: &Filter) -> Result<(), String> {
+/// Refuses filters whose evaluation per resource, all together, is more than the server is
+/// willing to do ([`MAX_FILTER_TERMS`], [`MAX_FILTER_SUBSTRING_TERMS`]); the error is a detail
+/// message. Used for a query's `filter` and for the value filters of its `attributes` /
+/// `excludedAttributes`.
+pub(in crate::scim) fn check_cost<'f>(
+    filters: impl IntoIterator<Item = &'f Filter>,
+) -> Result<(), String> {
     /// Counts comparisons and substring comparisons; the recursion is bounded by the tree's
     /// height ([`MAX_FILTER_DEPTH`]).
     fn count(f: &Filter, terms: &mut usize, substrings: &mut usize) {
@@ -54,7 +58,9 @@ fn check_cost(filter: &Filter) -> Result<(), String> {
         }
     }
     let (mut terms, mut substrings) = (0, 0);
-    count(filter, &mut terms, &mut substrings);
+    for filter in filters {
+        count(filter, &mut terms, &mut substrings);
+    }
     if terms > MAX_FILTER_TERMS {
         return Err(format!(
             "the filter has {terms} comparisons; this server evaluates at most {MAX_FILTER_TERMS} \

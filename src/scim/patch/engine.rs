@@ -12,7 +12,7 @@ use super::target::{
 use crate::scim::error::ScimError;
 use crate::scim::filter::Filter;
 use crate::scim::schema::{
-    AttributeDef, AttributeType, GROUP_RESOURCE, Mutability, ResourceTypeDef,
+    AttributeDef, AttributeType, GROUP, GROUP_RESOURCE, Mutability, ResourceTypeDef, SchemaDef,
 };
 
 /// Apply every operation of `request`, in order, to `resource` (RFC 7644 §3.5.2).
@@ -24,7 +24,7 @@ use crate::scim::schema::{
 /// Semantics, beyond the RFC text:
 /// - Operation and attribute names ignore case; the result uses the schema's canonical names.
 /// - `add`: singular values are replaced, complex values merged, multi-valued values appended
-///   without duplicating an identical value (a Group member is identified by its `value`).
+///   without duplicating an identical value.
 /// - `replace`: a complex attribute is merged sub-attribute by sub-attribute (§3.5.2.3); a
 ///   multi-valued attribute named by a path, or by a key of a path-less value, is replaced
 ///   whole; a value filter that matches nothing → `noTarget`, except as listed in `quirks`.
@@ -36,13 +36,22 @@ use crate::scim::schema::{
 ///   (RFC 7643 §7), as are readOnly or unknown sub-attributes inside any value.
 /// - Mutability (RFC 7643 §7): a path to a readOnly attribute or sub-attribute → `mutability`;
 ///   an immutable (sub-)attribute may be set while unassigned, any later change →
-///   `mutability`, checked on existing values (new Group members are not changes); removing
-///   or nulling a required attribute → `mutability`.
+///   `mutability`, checked on existing values; removing or nulling a required attribute →
+///   `mutability`.
 /// - Types: wrong value types → `invalidValue` naming the attribute. Unknown attributes or
 ///   malformed filters in a path → `invalidPath`.
 /// - `primary` (RFC 7643 §2.4): when an operation makes a value primary, `primary` is set to
 ///   `false` on the attribute's other values, so at most one stays `true`.
+/// - A bare extension URN as `path` names the extension's object: `add` merges into it,
+///   `replace` replaces the attributes it names (RFC 7644 §3.5.2.3), `remove` removes it (`write_schema`); the core schema's
+///   URN → `invalidPath`.
 /// - `schemas` of the result: the core URN, plus each extension URN whose object is non-empty.
+///
+/// Group `members` are not written here: they live in their own table, and their PATCH
+/// semantics have one implementation, `provisioning::membership`, to which
+/// `provisioning::groups::patch` routes every operation that
+/// [`PatchOperation::targets_members`]. An operation on them that reaches the engine is a bug:
+/// 500, nothing written.
 pub fn apply(
     rt: &ResourceTypeDef,
     resource: &Map<String, Value>,
@@ -108,6 +117,9 @@ pub(super) fn apply_operation(
     op: &PatchOperation,
 ) -> Result<(), ScimError> {
     if let Some(path) = &op.path {
+        if let Some(schema) = schema_named(rt, path) {
+            return write_schema(rt, doc, op, schema);
+        }
         let target = resolve_target(rt, path)?;
         return write(doc, op.op, &target, op.value.as_ref(), Origin::Path);
     }
@@ -123,6 +135,77 @@ pub(super) fn apply_operation(
         )));
     };
     for (target, v) in quirks::path_less_entries(rt, value)? {
+        write(doc, op.op, &target, Some(v), Origin::PathLess)?;
+    }
+    Ok(())
+}
+
+/// The schema a path names when it is a bare schema URN (no filter, no sub-attribute):
+/// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`. Parsed as an attribute path, the
+/// text before the last `:` is the URN and the last segment the "attribute"; put back together
+/// it is looked up among `rt`'s schemas (ignoring case, RFC 7643 §2.1).
+pub(super) fn schema_named(rt: &ResourceTypeDef, path: &PatchPath) -> Option<&'static SchemaDef> {
+    if path.filter.is_some() || path.sub_attr.is_some() || path.attr.sub_attr.is_some() {
+        return None;
+    }
+    rt.schema(&path.attr.to_string())
+}
+
+/// An operation whose path is a bare schema URN (an extension of RFC 7644 §3.5.2, whose paths
+/// name attributes; scim2-server and scim2-tester use it). For an extension schema the path
+/// names the extension's object as a whole:
+/// - `add` with an object merges it into the extension, exactly as the path-less
+///   `{"<urn>": {…}}` does (RFC 7644 §3.5.2.1);
+/// - `replace` with an object replaces the attributes it names and leaves the others unchanged,
+///   as RFC 7644 §3.5.2.3 says of a complex attribute ("sub-attributes that are not specified in
+///   the value parameter are left unchanged"); a multi-valued attribute it names is replaced whole;
+/// - `remove` without a value removes every attribute of the extension.
+///
+/// As in the path-less form, keys the extension does not define and readOnly attributes inside
+/// the value are ignored, and a `null` value removes. The core schema's URN names no attribute:
+/// `invalidPath`, saying what to send instead.
+pub(super) fn write_schema(
+    rt: &ResourceTypeDef,
+    doc: &mut Map<String, Value>,
+    op: &PatchOperation,
+    schema: &'static SchemaDef,
+) -> Result<(), ScimError> {
+    if std::ptr::eq(schema, rt.schema) {
+        return Err(ScimError::invalid_path(format!(
+            "'{}' is the core schema, not an attribute: name an attribute in \"path\" \
+             (\"userName\", \"name.givenName\"), or leave \"path\" out and give an object of \
+             attributes as the value (RFC 7644 §3.5.2)",
+            schema.id
+        )));
+    }
+    // Removes every attribute of the extension (and its URN from `schemas`, in `write`).
+    let clear = |doc: &mut Map<String, Value>| {
+        let null = Map::from_iter([(schema.id.to_owned(), Value::Null)]);
+        for (target, _) in quirks::path_less_entries(rt, &null)? {
+            write(doc, OpKind::Remove, &target, None, Origin::PathLess)?;
+        }
+        Ok::<(), ScimError>(())
+    };
+    let value = match (op.op, &op.value) {
+        (OpKind::Remove, None) | (_, Some(Value::Null)) => return clear(doc),
+        (OpKind::Remove, Some(_)) => {
+            return Err(ScimError::invalid_value(format!(
+                "remove with the path '{}' removes the whole extension and takes no \"value\"; \
+                 to remove some of its attributes, name them: '{}:<attribute>'",
+                schema.id, schema.id
+            )));
+        }
+        (_, None) => {
+            return Err(ScimError::invalid_value(format!(
+                "{} with the path '{}' needs an object of the extension's attributes as \"value\"",
+                op.op.as_str(),
+                schema.id
+            )));
+        }
+        (_, Some(value)) => value,
+    };
+    let wrapped = Map::from_iter([(schema.id.to_owned(), value.clone())]);
+    for (target, v) in quirks::path_less_entries(rt, &wrapped)? {
         write(doc, op.op, &target, Some(v), Origin::PathLess)?;
     }
     Ok(())
@@ -171,6 +254,12 @@ pub(super) fn write(
     value: Option<&Value>,
     origin: Origin,
 ) -> Result<(), ScimError> {
+    if is_group_members(target.attr) {
+        return Err(ScimError::internal_from(
+            "the PATCH engine was given an operation on Group members, which only \
+             provisioning::membership writes",
+        ));
+    }
     if target.attr.is_read_only() || target.sub.is_some_and(AttributeDef::is_read_only) {
         return match origin {
             Origin::PathLess => Ok(()),
@@ -238,7 +327,7 @@ pub(super) fn write_in(
     Ok(())
 }
 
-/// The attribute as a whole: `members`, `userName`, `name`.
+/// The attribute as a whole: `emails`, `userName`, `name`.
 pub(super) fn whole(
     attr: &'static AttributeDef,
     kind: OpKind,
@@ -259,7 +348,7 @@ pub(super) fn whole(
         };
         // Each value is looked up in an index of the list, not compared with every element:
         // the cost of an `add` grows with the values it carries, not with their square.
-        let mut known = quirks::ValueIndex::of(attr, &list);
+        let mut known = quirks::ValueIndex::of(&list);
         let mut primaries = Primaries::default();
         for item in quirks::normalize_values(attr, value)? {
             // A value given again is the value as given, `primary` included: the list keeps
@@ -404,7 +493,7 @@ pub(super) fn selected(
                 element.insert(k, v);
             }
         }
-        append(attr, &mut list, Value::Object(element));
+        append(&mut list, Value::Object(element));
         return Ok(Some(Value::Array(list)));
     }
     let mut primaries = Primaries::default();
@@ -486,10 +575,9 @@ pub(super) fn set_sub(
     Ok(())
 }
 
-/// Append a value unless an identical one is there (RFC 7644 §3.5.2.1); a Group member is
-/// identified by its `value`.
-pub(super) fn append(attr: &'static AttributeDef, list: &mut Vec<Value>, item: Value) {
-    let index = match list.iter().position(|e| quirks::same_value(attr, e, &item)) {
+/// Append a value unless an identical one is there (RFC 7644 §3.5.2.1).
+pub(super) fn append(list: &mut Vec<Value>, item: Value) {
+    let index = match list.iter().position(|e| quirks::same_value(e, &item)) {
         Some(i) => i,
         None => {
             list.push(item);
@@ -561,12 +649,12 @@ impl Primaries {
 }
 
 /// Checks that no multi-valued attribute of `resource` (core or extension) holds more than
-/// [`super::MAX_VALUES`] values: what a POST or PUT is held to, as the patch engine holds a PATCH.
-/// `skip` names attributes bounded elsewhere (Group `members`).
+/// [`super::MAX_VALUES`] values: what a POST or PUT of a user is held to, as the patch engine
+/// holds a PATCH. (Group `members` are bounded per request instead,
+/// [`super::MAX_MEMBERS_PER_REQUEST`].)
 pub fn check_value_counts(
     rt: &ResourceTypeDef,
     resource: &Map<String, Value>,
-    skip: &[&str],
 ) -> Result<(), ScimError> {
     let mut schemas = vec![(rt.schema, resource)];
     for (ext, _) in rt.extensions {
@@ -576,15 +664,19 @@ pub fn check_value_counts(
     }
     for (schema, object) in schemas {
         for attr in schema.attributes.iter().filter(|a| a.multi_valued) {
-            if skip.iter().any(|s| s.eq_ignore_ascii_case(attr.name)) {
-                continue;
-            }
             if let Some(Value::Array(values)) = object.get(attr.name) {
                 check_count(attr, values.len())?;
             }
         }
     }
     Ok(())
+}
+
+/// Whether `attr` is the Group schema's `members` (RFC 7643 §4.2), which the engine never writes.
+pub(super) fn is_group_members(attr: &AttributeDef) -> bool {
+    GROUP
+        .attribute("members")
+        .is_some_and(|members| std::ptr::eq(members, attr))
 }
 
 pub(super) fn label(attr: &AttributeDef, sub: &AttributeDef) -> String {

@@ -9,7 +9,7 @@
 //! 3. A string for a complex attribute that has a `value` sub-attribute (Entra's `manager`
 //!    as a bare id) becomes `{"value": "…"}`.
 //! 4. `null` sub-attributes inside new values (Entra's `"$ref": null`) are left out; readOnly
-//!    sub-attributes (Okta's members `display`) and unknown ones are ignored.
+//!    sub-attributes (the `display` Okta sends in a member) and unknown ones are ignored.
 //! 5. Path-less values (Okta's `{"active": false}` and group rename `{id, displayName}`,
 //!    Entra's `aadOptscim062020` bulk replace): keys in any case, dotted keys
 //!    (`"name.givenName"`), URN-prefixed keys (`"urn:…:enterprise:2.0:User:employeeNumber"`),
@@ -29,7 +29,7 @@ use super::target::{Target, check_count, into_list, is_unassigned};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{CompareOp, Filter};
 use crate::scim::path::AttrPath;
-use crate::scim::schema::{AttributeDef, AttributeType, Mutability, ResourceTypeDef};
+use crate::scim::schema::{AttributeDef, AttributeType, ResourceTypeDef};
 
 static NULL: Value = Value::Null;
 
@@ -264,35 +264,25 @@ fn describes(listed: &Value, element: &Value) -> bool {
     }
 }
 
-/// Identity of multi-valued values for `add`: equal JSON, or, when the `value`
-/// sub-attribute is immutable (Group `members`), the same `value`.
-pub(super) fn same_value(attr: &AttributeDef, a: &Value, b: &Value) -> bool {
-    if a == b {
-        return true;
-    }
-    by_value(attr) && a.get("value").is_some_and(|v| Some(v) == b.get("value"))
+/// Identity of multi-valued values for `add` (RFC 7644 §3.5.2.1 "values already present"):
+/// equal JSON. Group `members`, identified by their `value`, never come here: their one
+/// implementation is `provisioning::membership`.
+pub(super) fn same_value(a: &Value, b: &Value) -> bool {
+    a == b
 }
 
-fn by_value(attr: &AttributeDef) -> bool {
-    attr.sub_attribute("value")
-        .is_some_and(|v| v.mutability == Mutability::Immutable)
-}
-
-/// The values of a list by [`same_value`] identity: a hash of what identifies a value, to
-/// the positions holding values with that hash. Finding a value costs the values sharing
-/// its hash, not the list. The hasher is seeded per index, so a client cannot choose values
-/// that collide.
+/// The values of a list by [`same_value`] identity: a hash of each value, to the positions
+/// holding values with that hash. Finding a value costs the values sharing its hash, not the
+/// list. The hasher is seeded per index, so a client cannot choose values that collide.
 pub(super) struct ValueIndex {
-    pub(super) attr: &'static AttributeDef,
     pub(super) state: std::collections::hash_map::RandomState,
     pub(super) positions: std::collections::HashMap<u64, Vec<usize>>,
 }
 
 impl ValueIndex {
     /// Indexes every value of `list`.
-    pub(super) fn of(attr: &'static AttributeDef, list: &[Value]) -> ValueIndex {
+    pub(super) fn of(list: &[Value]) -> ValueIndex {
         let mut index = ValueIndex {
-            attr,
             state: std::collections::hash_map::RandomState::new(),
             positions: std::collections::HashMap::with_capacity(list.len()),
         };
@@ -316,18 +306,15 @@ impl ValueIndex {
             .get(&self.key(item))?
             .iter()
             .copied()
-            .find(|&i| list.get(i).is_some_and(|e| same_value(self.attr, e, item)))
+            .find(|&i| list.get(i).is_some_and(|e| same_value(e, item)))
     }
 
-    /// Equal under [`same_value`] ⇒ equal keys: by `value` alone where that identifies a
-    /// value, else by the whole value (object members in any order, as JSON equality).
+    /// Equal under [`same_value`] ⇒ equal keys: the whole value (object members in any
+    /// order, as JSON equality).
     pub(super) fn key(&self, v: &Value) -> u64 {
         use std::hash::{BuildHasher, Hasher};
         let mut hasher = self.state.build_hasher();
-        match v.get("value") {
-            Some(id) if by_value(self.attr) => hash_json(id, &mut hasher),
-            _ => hash_json(v, &mut hasher),
-        }
+        hash_json(v, &mut hasher);
         hasher.finish()
     }
 }

@@ -9,10 +9,13 @@ use super::request::*;
 use super::*;
 use crate::scim::error::ScimError;
 use crate::scim::path::PatchPath;
-use crate::scim::schema::{AttributeDef, GROUP_RESOURCE, ResourceTypeDef};
+use crate::scim::schema::{
+    AttributeDef, AttributeType, GROUP_RESOURCE, Mutability, ResourceTypeDef, Returned, SchemaDef,
+    Uniqueness,
+};
 
 use crate::scim::error::ScimType;
-use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER, USER_RESOURCE, USER_SCHEMA};
+use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_RESOURCE, USER_SCHEMA};
 use serde_json::json;
 
 fn object(v: Value) -> Map<String, Value> {
@@ -56,14 +59,123 @@ fn user() -> Value {
     })
 }
 
+/// A group as the engine sees it: its members live in their own table
+/// (`provisioning::membership`), never in the document.
 fn group() -> Value {
+    json!({"schemas": [GROUP_SCHEMA], "displayName": "Tour Guides"})
+}
+
+const WORK_PHONE: &str = "555-0100";
+const MOBILE_PHONE: &str = "555-0199";
+const HOME_PHONE: &str = "555-0142";
+
+/// [`user`] with two phone numbers: the multi-valued attribute of the generic tests.
+fn phoned() -> Value {
+    let mut u = user();
+    u["phoneNumbers"] = json!([
+        {"value": WORK_PHONE, "type": "work"},
+        {"value": MOBILE_PHONE, "type": "mobile"}
+    ]);
+    u
+}
+
+fn phones(resource: &Value) -> Value {
+    resource.get("phoneNumbers").cloned().unwrap_or(Value::Null)
+}
+
+/// A test-only resource type whose multi-valued complex `seats` have immutable and readOnly
+/// sub-attributes (no User attribute does): the engine's generic handling of those
+/// characteristics, tested without Group `members`, which the engine never writes.
+const fn def(
+    name: &'static str,
+    kind: AttributeType,
+    mutability: Mutability,
+    multi_valued: bool,
+    sub_attributes: &'static [AttributeDef],
+) -> AttributeDef {
+    AttributeDef {
+        name,
+        kind,
+        multi_valued,
+        description: "",
+        required: false,
+        case_exact: false,
+        mutability,
+        returned: Returned::Default,
+        uniqueness: Uniqueness::None,
+        canonical_values: &[],
+        reference_types: &[],
+        sub_attributes,
+    }
+}
+
+const TEAM_SCHEMA: &str = "urn:example:params:scim:schemas:test:2.0:Team";
+
+static TEAM: SchemaDef = SchemaDef {
+    id: TEAM_SCHEMA,
+    name: "Team",
+    description: "test only",
+    attributes: &[
+        def(
+            "name",
+            AttributeType::String,
+            Mutability::ReadWrite,
+            false,
+            &[],
+        ),
+        def(
+            "seats",
+            AttributeType::Complex,
+            Mutability::ReadWrite,
+            true,
+            &[
+                def(
+                    "value",
+                    AttributeType::String,
+                    Mutability::Immutable,
+                    false,
+                    &[],
+                ),
+                def(
+                    "$ref",
+                    AttributeType::Reference,
+                    Mutability::Immutable,
+                    false,
+                    &[],
+                ),
+                def(
+                    "display",
+                    AttributeType::String,
+                    Mutability::ReadOnly,
+                    false,
+                    &[],
+                ),
+                def(
+                    "type",
+                    AttributeType::String,
+                    Mutability::Immutable,
+                    false,
+                    &[],
+                ),
+            ],
+        ),
+    ],
+};
+
+static TEAM_RESOURCE: ResourceTypeDef = ResourceTypeDef {
+    name: "Team",
+    endpoint: "/Teams",
+    description: "test only",
+    schema: &TEAM,
+    extensions: &[],
+    schema_aliases: &[],
+};
+
+fn team() -> Value {
     json!({
-        "schemas": [GROUP_SCHEMA],
-        "displayName": "Tour Guides",
-        "members": [
-            {"value": "2819c223-7f76-453a-919d-413861904646"},
-            {"value": "902c246b-6245-4190-8e05-00816be7344a"}
-        ]
+        "schemas": [TEAM_SCHEMA],
+        "name": "Tour Guides",
+        "seats": [{"value": BABS}, {"value": MANDY}]
     })
 }
 
@@ -73,11 +185,13 @@ const JAMES: &str = "08e1d05d-121c-4561-8b96-473d93df9210";
 
 #[test]
 fn rfc_7644_add_examples() {
-    let empty = json!({"schemas": [GROUP_SCHEMA], "displayName": "Tour Guides"});
+    // RFC 7644 §3.5.2.1's first example, on a multi-valued attribute with a readOnly
+    // sub-attribute (`display`), which is ignored.
+    let empty = json!({"schemas": [TEAM_SCHEMA], "name": "Tour Guides"});
     let added = ok(
-        &GROUP_RESOURCE,
+        &TEAM_RESOURCE,
         &empty,
-        json!([{"op": "add", "path": "members", "value": [{
+        json!([{"op": "add", "path": "seats", "value": [{
             "display": "Babs Jensen",
             "$ref": "https://example.com/v2/Users/2819c223-7f76-453a-919d-413861904646",
             "value": BABS
@@ -85,10 +199,19 @@ fn rfc_7644_add_examples() {
     );
     assert_eq!(
         added,
-        json!({"schemas": [GROUP_SCHEMA], "displayName": "Tour Guides", "members": [{
+        json!({"schemas": [TEAM_SCHEMA], "name": "Tour Guides", "seats": [{
             "$ref": "https://example.com/v2/Users/2819c223-7f76-453a-919d-413861904646",
             "value": BABS
         }]})
+    );
+    let phone = ok(
+        &USER_RESOURCE,
+        &user(),
+        json!([{"op": "add", "path": "phoneNumbers", "value": [{"value": WORK_PHONE, "type": "work"}]}]),
+    );
+    assert_eq!(
+        phones(&phone),
+        json!([{"value": WORK_PHONE, "type": "work"}])
     );
 
     let patched = ok(
@@ -113,39 +236,37 @@ fn rfc_7644_add_examples() {
 #[test]
 fn rfc_7644_remove_examples() {
     let one = ok(
-        &GROUP_RESOURCE,
-        &group(),
-        json!([{"op": "remove", "path": format!("members[value eq \"{BABS}\"]")}]),
-    );
-    assert_eq!(one["members"], json!([{"value": MANDY}]));
-
-    let all = ok(
-        &GROUP_RESOURCE,
-        &group(),
-        json!([{"op": "remove", "path": "members"}]),
+        &USER_RESOURCE,
+        &phoned(),
+        json!([{"op": "remove", "path": format!("phoneNumbers[value eq \"{WORK_PHONE}\"]")}]),
     );
     assert_eq!(
-        all,
-        json!({"schemas": [GROUP_SCHEMA], "displayName": "Tour Guides"})
+        phones(&one),
+        json!([{"value": MOBILE_PHONE, "type": "mobile"}])
     );
 
+    let all = ok(
+        &USER_RESOURCE,
+        &phoned(),
+        json!([{"op": "remove", "path": "phoneNumbers"}]),
+    );
+    assert_eq!(all, user());
+
     let swapped = ok(
-        &GROUP_RESOURCE,
-        &group(),
+        &USER_RESOURCE,
+        &phoned(),
         json!([
-            {"op": "remove", "path": format!("members[value eq \"{BABS}\"]")},
-            {"op": "add", "path": "members", "value": [{
-                "display": "James Smith",
-                "$ref": format!("https://example.com/v2/Users/{JAMES}"),
-                "value": JAMES
+            {"op": "remove", "path": format!("phoneNumbers[value eq \"{WORK_PHONE}\"]")},
+            {"op": "add", "path": "phoneNumbers", "value": [{
+                "display": "home", "value": HOME_PHONE, "type": "home"
             }]}
         ]),
     );
     assert_eq!(
-        swapped["members"],
+        phones(&swapped),
         json!([
-            {"value": MANDY},
-            {"value": JAMES, "$ref": format!("https://example.com/v2/Users/{JAMES}")}
+            {"value": MOBILE_PHONE, "type": "mobile"},
+            {"display": "home", "value": HOME_PHONE, "type": "home"}
         ])
     );
 
@@ -183,17 +304,17 @@ fn rfc_7644_remove_examples() {
 
 #[test]
 fn rfc_7644_replace_examples() {
-    let members = ok(
-        &GROUP_RESOURCE,
-        &group(),
-        json!([{"op": "replace", "path": "members", "value": [
-            {"display": "Babs Jensen", "value": BABS},
-            {"display": "James Smith", "value": JAMES}
+    let replaced = ok(
+        &USER_RESOURCE,
+        &phoned(),
+        json!([{"op": "replace", "path": "phoneNumbers", "value": [
+            {"value": WORK_PHONE, "type": "work"},
+            {"value": HOME_PHONE, "type": "home"}
         ]}]),
     );
     assert_eq!(
-        members["members"],
-        json!([{"value": BABS}, {"value": JAMES}])
+        phones(&replaced),
+        json!([{"value": WORK_PHONE, "type": "work"}, {"value": HOME_PHONE, "type": "home"}])
     );
 
     let mut with_address = user();
@@ -310,28 +431,30 @@ fn okta_shapes() {
     want["displayName"] = json!("Tour Guides 2");
     assert_eq!(renamed, want);
 
-    let membership = ok(
-        &GROUP_RESOURCE,
-        &group(),
+    // Okta's group push shape (remove by filter, then add), on a multi-valued attribute.
+    let pushed = ok(
+        &USER_RESOURCE,
+        &phoned(),
         json!([
-            {"op": "remove", "path": format!("members[value eq \"{MANDY}\"]")},
-            {"op": "add", "path": "members", "value": [
-                {"value": JAMES, "display": "james@example.com"},
-                {"value": BABS, "display": "babs@example.com"}
+            {"op": "remove", "path": format!("phoneNumbers[value eq \"{MOBILE_PHONE}\"]")},
+            {"op": "add", "path": "phoneNumbers", "value": [
+                {"value": HOME_PHONE, "type": "home"},
+                {"value": WORK_PHONE, "type": "work"}
             ]}
         ]),
     );
     assert_eq!(
-        membership["members"],
-        json!([{"value": BABS}, {"value": JAMES}])
+        phones(&pushed),
+        json!([{"value": WORK_PHONE, "type": "work"}, {"value": HOME_PHONE, "type": "home"}])
     );
 
+    // Okta sends the readOnly `display` in the values it replaces: ignored.
     let push = ok(
-        &GROUP_RESOURCE,
-        &group(),
-        json!([{"op": "replace", "path": "members", "value": [{"value": JAMES, "display": "James"}]}]),
+        &TEAM_RESOURCE,
+        &team(),
+        json!([{"op": "replace", "path": "seats", "value": [{"value": JAMES, "display": "James"}]}]),
     );
-    assert_eq!(push["members"], json!([{"value": JAMES}]));
+    assert_eq!(push["seats"], json!([{"value": JAMES}]));
 }
 
 #[test]
@@ -395,28 +518,44 @@ fn entra_shapes() {
         json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA])
     );
 
+    // Entra's `Remove` with the values listed (quirk 7), and by filter.
     let removed = ok(
-        &GROUP_RESOURCE,
-        &group(),
-        json!([{"op": "Remove", "path": "members", "value": [{"value": BABS}]}]),
-    );
-    assert_eq!(removed["members"], json!([{"value": MANDY}]));
-
-    let removed = ok(
-        &GROUP_RESOURCE,
-        &group(),
-        json!([{"op": "remove", "path": format!("members[value eq \"{MANDY}\"]")}]),
-    );
-    assert_eq!(removed["members"], json!([{"value": BABS}]));
-
-    let added = ok(
-        &GROUP_RESOURCE,
-        &group(),
-        json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": JAMES}, {"$ref": null, "value": BABS}]}]),
+        &USER_RESOURCE,
+        &phoned(),
+        json!([{"op": "Remove", "path": "phoneNumbers", "value": [{"value": WORK_PHONE}]}]),
     );
     assert_eq!(
-        added["members"],
-        json!([{"value": BABS}, {"value": MANDY}, {"value": JAMES}])
+        phones(&removed),
+        json!([{"value": MOBILE_PHONE, "type": "mobile"}])
+    );
+
+    let removed = ok(
+        &USER_RESOURCE,
+        &phoned(),
+        json!([{"op": "remove", "path": format!("phoneNumbers[value eq \"{MOBILE_PHONE}\"]")}]),
+    );
+    assert_eq!(
+        phones(&removed),
+        json!([{"value": WORK_PHONE, "type": "work"}])
+    );
+
+    // Entra's `Add` with `null` sub-attributes (quirk 4): left out, so a value already there
+    // is recognised.
+    let added = ok(
+        &USER_RESOURCE,
+        &phoned(),
+        json!([{"op": "Add", "path": "phoneNumbers", "value": [
+            {"display": null, "value": HOME_PHONE, "type": "home"},
+            {"display": null, "value": WORK_PHONE, "type": "work"}
+        ]}]),
+    );
+    assert_eq!(
+        phones(&added),
+        json!([
+            {"value": WORK_PHONE, "type": "work"},
+            {"value": MOBILE_PHONE, "type": "mobile"},
+            {"value": HOME_PHONE, "type": "home"}
+        ])
     );
 
     let renamed = ok(
@@ -540,22 +679,22 @@ fn entra_documented_update_requests() {
 #[test]
 fn removes_are_idempotent() {
     for path in [
-        "members[value eq \"not-a-member\"]".to_owned(),
-        "members[value eq \"not-a-member\"].type".to_owned(),
+        "phoneNumbers[value eq \"not-a-phone\"]",
+        "phoneNumbers[value eq \"not-a-phone\"].type",
     ] {
         let same = ok(
-            &GROUP_RESOURCE,
-            &group(),
+            &USER_RESOURCE,
+            &phoned(),
             json!([{"op": "remove", "path": path}]),
         );
-        assert_eq!(same, group(), "{path}");
+        assert_eq!(same, phoned(), "{path}");
     }
     let listed = ok(
-        &GROUP_RESOURCE,
-        &group(),
-        json!([{"op": "remove", "path": "members", "value": [{"value": "not-a-member"}]}]),
+        &USER_RESOURCE,
+        &phoned(),
+        json!([{"op": "remove", "path": "phoneNumbers", "value": [{"value": "not-a-phone"}]}]),
     );
-    assert_eq!(listed, group());
+    assert_eq!(listed, phoned());
     for path in [
         "nickName",
         "name.middleName",
@@ -692,6 +831,7 @@ fn operations_are_atomic() {
 fn error_cases() {
     let u = user();
     let g = group();
+    let t = team();
     let cases: Vec<(&ResourceTypeDef, &Value, Value, ScimType, &str)> = vec![
         (
             &USER_RESOURCE,
@@ -750,18 +890,25 @@ fn error_cases() {
             "'displayName' is required and cannot be removed",
         ),
         (
-            &GROUP_RESOURCE,
-            &g,
-            json!([{"op": "replace", "path": format!("members[value eq \"{BABS}\"].value"), "value": JAMES}]),
+            &TEAM_RESOURCE,
+            &t,
+            json!([{"op": "replace", "path": format!("seats[value eq \"{BABS}\"].value"), "value": JAMES}]),
             ScimType::Mutability,
-            "'members.value' is immutable",
+            "'seats.value' is immutable",
         ),
         (
-            &GROUP_RESOURCE,
-            &g,
-            json!([{"op": "replace", "path": format!("members[value eq \"{BABS}\"]"), "value": {"value": JAMES}}]),
+            &TEAM_RESOURCE,
+            &t,
+            json!([{"op": "replace", "path": format!("seats[value eq \"{BABS}\"]"), "value": {"value": JAMES}}]),
             ScimType::Mutability,
-            "'members.value' is immutable",
+            "'seats.value' is immutable",
+        ),
+        (
+            &TEAM_RESOURCE,
+            &t,
+            json!([{"op": "replace", "path": format!("seats[value eq \"{BABS}\"].display"), "value": "B"}]),
+            ScimType::Mutability,
+            "'seats.display' is readOnly",
         ),
         (
             &USER_RESOURCE,
@@ -1006,10 +1153,10 @@ fn tells_member_operations_apart() {
 /// Except that a value is found as given (a scan of the list compared with values earlier
 /// claims had made non-primary, and stored such a value twice), and a value given again as
 /// primary is primary.
-fn naive_add(attr: &'static AttributeDef, mut list: Vec<Value>, items: &[Value]) -> Vec<Value> {
+fn naive_add(mut list: Vec<Value>, items: &[Value]) -> Vec<Value> {
     let mut given = list.clone();
     for item in items {
-        let index = match given.iter().position(|e| quirks::same_value(attr, e, item)) {
+        let index = match given.iter().position(|e| quirks::same_value(e, item)) {
             Some(i) => i,
             None => {
                 list.push(item.clone());
@@ -1029,7 +1176,6 @@ fn naive_add(attr: &'static AttributeDef, mut list: Vec<Value>, items: &[Value])
 
 #[test]
 fn indexed_add_gives_the_lists_a_scan_gives() {
-    let emails = USER.attribute("emails").unwrap();
     let e = |v: &str, primary: Option<bool>| match primary {
         Some(p) => json!({"value": v, "primary": p}),
         None => json!({"value": v}),
@@ -1056,7 +1202,7 @@ fn indexed_add_gives_the_lists_a_scan_gives() {
     ];
     for list in &lists {
         for add in &adds {
-            let expected = naive_add(emails, list.clone(), add);
+            let expected = naive_add(list.clone(), add);
             let mut doc = Map::new();
             doc.insert("emails".to_owned(), Value::Array(list.clone()));
             doc.insert("userName".to_owned(), json!("u"));
@@ -1091,18 +1237,45 @@ fn a_value_repeated_in_one_add_is_the_value_as_given() {
 }
 
 #[test]
-fn group_members_are_identified_by_value_in_the_index() {
+fn values_are_identified_by_their_whole_value_in_the_index() {
+    let other = json!({"value": WORK_PHONE, "type": "other"});
     let patched = ok(
-        &GROUP_RESOURCE,
-        &group(),
-        json!([{"op": "add", "path": "members", "value": [
-            {"value": BABS}, {"value": JAMES}, {"value": JAMES}
+        &USER_RESOURCE,
+        &phoned(),
+        json!([{"op": "add", "path": "phoneNumbers", "value": [
+            {"type": "work", "value": WORK_PHONE}, other, other
         ]}]),
     );
     assert_eq!(
-        patched["members"],
-        json!([{"value": BABS}, {"value": MANDY}, {"value": JAMES}])
+        phones(&patched),
+        json!([
+            {"value": WORK_PHONE, "type": "work"},
+            {"value": MOBILE_PHONE, "type": "mobile"},
+            other
+        ])
     );
+}
+
+#[test]
+fn the_engine_never_writes_group_members() {
+    // Group `members` have one implementation, provisioning::membership; an operation on them
+    // that reached the engine would be a routing bug: 500, nothing written.
+    for ops in [
+        json!([{"op": "add", "path": "members", "value": [{"value": BABS}]}]),
+        json!([{"op": "remove", "path": format!("members[value eq \"{BABS}\"]")}]),
+        json!([{"op": "replace", "path": "members.value", "value": BABS}]),
+        json!([{"op": "replace", "value": {"displayName": "x", "members": []}}]),
+        json!([{"op": "add", "value": {GROUP_SCHEMA: {"members": [{"value": BABS}]}}}]),
+    ] {
+        let e = run(&GROUP_RESOURCE, &group(), ops.clone()).unwrap_err();
+        assert_eq!(e.status(), 500, "{ops}");
+        // Everything the test sends is what provisioning routes to the membership table.
+        let req = PatchRequest::from_json(request(ops.clone())).unwrap();
+        assert!(
+            req.operations.iter().all(PatchOperation::targets_members),
+            "{ops}"
+        );
+    }
 }
 
 #[test]
@@ -1172,4 +1345,149 @@ fn filtered_remove_of_many_hits_keeps_the_rest_in_order() {
         .filter_map(|e| e["value"].as_str())
         .collect();
     assert_eq!(left, ["1@x", "3@x", "5@x", "7@x", "9@x"]);
+}
+
+fn enterprise_user() -> Value {
+    let mut u = user();
+    u["schemas"] = json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]);
+    u[ENTERPRISE_USER_SCHEMA] =
+        json!({"employeeNumber": "701984", "department": "Tour", "manager": {"value": "m1"}});
+    u
+}
+
+#[test]
+fn a_bare_extension_urn_path_names_the_whole_extension() {
+    // add merges into the extension object (as the path-less {"<urn>": {…}} does).
+    let added = ok(
+        &USER_RESOURCE,
+        &enterprise_user(),
+        json!([{"op": "add", "path": ENTERPRISE_USER_SCHEMA, "value": {
+            "costCenter": "4130", "Department": "Sales", "manager": {"displayName": "readOnly"},
+            "unknown": "ignored"
+        }}]),
+    );
+    assert_eq!(
+        added[ENTERPRISE_USER_SCHEMA],
+        json!({"employeeNumber": "701984", "department": "Sales", "costCenter": "4130",
+               "manager": {"value": "m1"}})
+    );
+
+    // replace replaces what it names and leaves the rest (RFC 7644 §3.5.2.3).
+    let replaced = ok(
+        &USER_RESOURCE,
+        &enterprise_user(),
+        json!([{"op": "replace", "path": ENTERPRISE_USER_SCHEMA.to_uppercase(), "value": {
+            "organization": "Example", "department": "Legal", "manager": {"value": "m2"}
+        }}]),
+    );
+    assert_eq!(
+        replaced[ENTERPRISE_USER_SCHEMA],
+        json!({"employeeNumber": "701984", "department": "Legal", "organization": "Example",
+               "manager": {"value": "m2"}})
+    );
+    assert_eq!(
+        replaced["schemas"],
+        json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA])
+    );
+
+    // On a user without the extension, add and replace create it.
+    for op in ["add", "replace"] {
+        let created = ok(
+            &USER_RESOURCE,
+            &user(),
+            json!([{"op": op, "path": ENTERPRISE_USER_SCHEMA, "value": {"division": "R&D"}}]),
+        );
+        assert_eq!(
+            created[ENTERPRISE_USER_SCHEMA],
+            json!({"division": "R&D"}),
+            "{op}"
+        );
+        assert_eq!(
+            created["schemas"],
+            json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA])
+        );
+    }
+
+    // remove, and a null value, remove the whole extension and its URN from `schemas`.
+    for ops in [
+        json!([{"op": "remove", "path": ENTERPRISE_USER_SCHEMA}]),
+        json!([{"op": "replace", "path": ENTERPRISE_USER_SCHEMA, "value": null}]),
+    ] {
+        let removed = ok(&USER_RESOURCE, &enterprise_user(), ops.clone());
+        assert!(removed.get(ENTERPRISE_USER_SCHEMA).is_none(), "{ops}");
+        assert_eq!(removed["schemas"], json!([USER_SCHEMA]), "{ops}");
+        assert_eq!(removed["userName"], "bjensen");
+    }
+    // Removing an absent extension is a no-op (idempotent retries).
+    assert_eq!(
+        ok(
+            &USER_RESOURCE,
+            &user(),
+            json!([{"op": "remove", "path": ENTERPRISE_USER_SCHEMA}])
+        ),
+        user()
+    );
+}
+
+#[test]
+fn a_bare_schema_urn_path_refuses_what_it_cannot_mean() {
+    let cases = [
+        // The core schema names no attribute.
+        (
+            json!([{"op": "replace", "path": USER_SCHEMA, "value": {"userName": "x"}}]),
+            ScimType::InvalidPath,
+            "is the core schema, not an attribute",
+        ),
+        (
+            json!([{"op": "remove", "path": GROUP_SCHEMA}]),
+            ScimType::InvalidPath,
+            "is the core schema, not an attribute",
+        ),
+        // The extension takes an object of its attributes.
+        (
+            json!([{"op": "add", "path": ENTERPRISE_USER_SCHEMA, "value": "x"}]),
+            ScimType::InvalidValue,
+            "must be an object of attributes",
+        ),
+        (
+            json!([{"op": "add", "path": ENTERPRISE_USER_SCHEMA}]),
+            ScimType::InvalidValue,
+            "add needs a \"value\"",
+        ),
+        (
+            json!([{"op": "remove", "path": ENTERPRISE_USER_SCHEMA, "value": {"department": "x"}}]),
+            ScimType::InvalidValue,
+            "takes no \"value\"",
+        ),
+        // Values are checked as anywhere else.
+        (
+            json!([{"op": "replace", "path": ENTERPRISE_USER_SCHEMA, "value": {"manager": 7}}]),
+            ScimType::InvalidValue,
+            "manager",
+        ),
+        // A filter or sub-attribute after a schema URN is no attribute path.
+        (
+            json!([{"op": "add", "path": format!("{ENTERPRISE_USER_SCHEMA}.x"), "value": "x"}]),
+            ScimType::InvalidPath,
+            "",
+        ),
+    ];
+    for (ops, kind, detail) in cases {
+        let rt = if ops.to_string().contains(GROUP_SCHEMA) {
+            &GROUP_RESOURCE
+        } else {
+            &USER_RESOURCE
+        };
+        let (got, message) = err(rt, &enterprise_user_or_group(rt), ops.clone());
+        assert_eq!(got, Some(kind), "{ops}: {message}");
+        assert!(message.contains(detail), "{ops}: {message}");
+    }
+}
+
+fn enterprise_user_or_group(rt: &ResourceTypeDef) -> Value {
+    if std::ptr::eq(rt, &GROUP_RESOURCE) {
+        group()
+    } else {
+        enterprise_user()
+    }
 }

@@ -29,6 +29,6 @@ mod render;
 mod tests;
 mod validate;
 
-pub use project::Projection;
+pub use project::{Projection, split_list};
 pub use render::{Meta, render};
 pub use validate::{Validated, check_value, entra_boolean, validate_create, validate_replace};

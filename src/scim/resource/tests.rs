@@ -606,7 +606,7 @@ fn excluded_members_and_includes() {
 
 #[test]
 fn projection_syntax_errors_are_invalid_value() {
-    let err = Projection::parse(&USER_RESOURCE, Some("emails[type eq \"work\"]"), None);
+    let err = Projection::parse(&USER_RESOURCE, Some("emails..value"), None);
     assert_eq!(
         err.map(|_| ()).map_err(|e| e.scim_type()),
         Err(Some(crate::scim::error::ScimType::InvalidValue))
@@ -615,4 +615,186 @@ fn projection_syntax_errors_are_invalid_value() {
         Projection::parse(&USER_RESOURCE, Some(" "), Some("")),
         Ok(Projection::default())
     );
+}
+
+#[test]
+fn value_filtered_attributes_select_the_matching_values() {
+    let work = json!({"value": "bjensen@example.com", "type": "work", "primary": true});
+    let home = json!({"value": "babs@example.org", "type": "home"});
+    let only = |attributes: &str| project(Some(attributes), None)["emails"].clone();
+    assert_eq!(only("emails[type eq \"work\"]"), json!([work]));
+    assert_eq!(
+        only("EMAILS[TYPE eq \"WORK\"]"),
+        json!([work]),
+        "caseExact false"
+    );
+    assert_eq!(
+        only("emails[type eq \"work\"].value"),
+        json!([{"value": "bjensen@example.com"}])
+    );
+    assert_eq!(
+        only("emails[primary eq true or type eq \"home\"]"),
+        json!([work, home])
+    );
+    // Selections add up, value by value.
+    assert_eq!(
+        only("emails.value,emails[type eq \"home\"]"),
+        json!([{"value": "bjensen@example.com"}, home])
+    );
+    assert_eq!(only("emails,emails[type eq \"home\"]"), json!([work, home]));
+    // Nothing matches: the attribute is left out.
+    let none = project(Some("emails[type eq \"other\"]"), None);
+    assert_eq!(none, json!({"schemas": [USER_SCHEMA], "id": "u1"}));
+    // A comma inside the filter is part of it.
+    assert_eq!(
+        project(
+            Some("userName,emails[value co \",\" or type eq \"home\"]"),
+            None
+        ),
+        json!({"schemas": [USER_SCHEMA], "id": "u1", "userName": "bjensen", "emails": [home]})
+    );
+}
+
+#[test]
+fn value_filtered_excluded_attributes_drop_the_matching_values() {
+    let work = json!({"value": "bjensen@example.com", "type": "work", "primary": true});
+    let home = json!({"value": "babs@example.org", "type": "home"});
+    let shown = project(None, Some("emails[type eq \"work\"]"));
+    assert_eq!(shown["emails"], json!([home]));
+    assert_eq!(shown["userName"], "bjensen");
+    assert_eq!(
+        project(None, Some("emails[type eq \"work\"].primary"))["emails"],
+        json!([{"value": "bjensen@example.com", "type": "work"}, home])
+    );
+    assert!(
+        project(None, Some("emails[type pr]"))
+            .get("emails")
+            .is_none()
+    );
+    assert_eq!(
+        project(None, Some("emails[type eq \"nothing\"]"))["emails"],
+        json!([work, home])
+    );
+    // Both parameters: selected by one, not dropped by the other.
+    assert_eq!(
+        project(Some("emails"), Some("emails[type eq \"home\"]"))["emails"],
+        json!([work])
+    );
+    let p = Projection::parse(&USER_RESOURCE, None, Some("emails[type eq \"work\"]")).unwrap();
+    assert!(p.includes(&USER_RESOURCE, "emails"));
+}
+
+#[test]
+fn value_filtered_group_members() {
+    let group = render(
+        &obj(
+            json!({"schemas": [GROUP_SCHEMA], "displayName": "Admins", "members": [
+                {"value": "u1", "type": "User"}, {"value": "g2", "type": "Group"}
+            ]}),
+        ),
+        "g1",
+        &Meta {
+            resource_type: "Group",
+            ..meta()
+        },
+        Map::new(),
+    );
+    let p = Projection::parse(
+        &GROUP_RESOURCE,
+        Some("members[type eq \"Group\"].value"),
+        None,
+    )
+    .unwrap();
+    assert!(p.includes(&GROUP_RESOURCE, "members"));
+    assert_eq!(
+        p.apply(&GROUP_RESOURCE, group)["members"],
+        json!([{"value": "g2"}])
+    );
+}
+
+#[test]
+fn value_filtered_projection_errors() {
+    use crate::scim::error::ScimType;
+    let cases = [
+        (
+            "emails[nosuch eq \"x\"]",
+            ScimType::InvalidFilter,
+            "unknown attribute 'emails.nosuch'",
+        ),
+        (
+            "emails[type eq \"work\"].nosuch",
+            ScimType::InvalidFilter,
+            "unknown attribute 'emails.nosuch'",
+        ),
+        (
+            "name[givenName eq \"x\"]",
+            ScimType::InvalidFilter,
+            "'name' is not a multi-valued complex attribute",
+        ),
+        (
+            "userName[value eq \"x\"]",
+            ScimType::InvalidFilter,
+            "'userName' is not a multi-valued complex",
+        ),
+        (
+            "emails[type eq \"work\"",
+            ScimType::InvalidFilter,
+            "attributes: 'emails[type eq",
+        ),
+        (
+            "emails[primary gt true]",
+            ScimType::InvalidFilter,
+            "'gt' is not supported",
+        ),
+        ("emails[type[value eq \"a\"]]", ScimType::InvalidFilter, ""),
+    ];
+    for (entry, kind, detail) in cases {
+        let e = Projection::parse(&USER_RESOURCE, Some(entry), None).unwrap_err();
+        assert_eq!(e.scim_type(), Some(kind), "{entry}: {}", e.detail());
+        assert!(e.detail().contains(detail), "{entry}: {}", e.detail());
+        let e = Projection::parse(&USER_RESOURCE, None, Some(entry)).unwrap_err();
+        assert!(
+            e.detail().starts_with("excludedAttributes: "),
+            "{}",
+            e.detail()
+        );
+    }
+    // An attribute the resource type does not know is ignored, as unfiltered names are.
+    assert_eq!(
+        Projection::parse(&USER_RESOURCE, None, Some("members[type eq \"User\"]")),
+        Ok(Projection::default())
+    );
+    // The filters of both parameters count toward the filter bounds together.
+    let many = |n: usize| {
+        (0..n)
+            .map(|i| format!("emails[value eq \"{i}\"]"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let half = crate::scim::filter::MAX_FILTER_TERMS / 2;
+    assert!(Projection::parse(&USER_RESOURCE, Some(&many(half)), Some(&many(half))).is_ok());
+    let e =
+        Projection::parse(&USER_RESOURCE, Some(&many(half)), Some(&many(half + 1))).unwrap_err();
+    assert_eq!(e.scim_type(), Some(ScimType::TooMany), "{}", e.detail());
+    let substrings = (0..=crate::scim::filter::MAX_FILTER_SUBSTRING_TERMS)
+        .map(|i| format!("emails[value co \"{i}\"]"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let e = Projection::parse(&USER_RESOURCE, Some(&substrings), None).unwrap_err();
+    assert_eq!(e.scim_type(), Some(ScimType::TooMany), "{}", e.detail());
+}
+
+#[test]
+fn attribute_lists_split_outside_brackets_and_quotes() {
+    use super::split_list;
+    assert_eq!(split_list(" a, b ,,c "), vec!["a", "b", "c"]);
+    assert_eq!(
+        split_list(r#"emails[value co "a,b" and type eq "x\",y"].value,userName"#),
+        vec![
+            r#"emails[value co "a,b" and type eq "x\",y"].value"#,
+            "userName"
+        ]
+    );
+    assert_eq!(split_list("x[a eq 1,b],y"), vec!["x[a eq 1,b]", "y"]);
+    assert!(split_list("").is_empty());
 }
