@@ -638,7 +638,12 @@ fn search_query<'a>(
         None => {}
     }
     if let Some(text) = search.text.as_deref().filter(|t| !t.is_empty()) {
-        query = query.filter(super::filter::text_search(text).for_org(org));
+        let page = super::filter::SearchPage {
+            active: search.active,
+            after: search.after.as_ref().map(UserId::as_str),
+            limit: search.limit,
+        };
+        query = query.filter(super::filter::text_search(text, page).for_org(org));
     }
     if let Some(after) = &search.after {
         query = query.filter(users::id.gt(after.as_str().to_owned()));

@@ -187,8 +187,69 @@ both_backends! {
             assert_eq!(ids, expected(text), "{text}");
         }
         assert_eq!(found(&app, "xample").len(), count as usize);
+
+        // A page (51 users, a status): the page's filters hold in every arm of the search.
+        for active in [true, false] {
+            let search = Search {
+                text: Some("xample".to_owned()),
+                active: Some(active),
+                limit: 51,
+                ..Search::default()
+            };
+            let mut conn = app.store.conn().unwrap();
+            let ids: Vec<String> = users::search(&mut conn, &OrgId::parse("default").unwrap(), &search)
+                .unwrap()
+                .into_iter()
+                .map(|u| u.id)
+                .collect();
+            let expected: Vec<String> = (1..=count)
+                .filter(|g| (g % 10 != 0) == active)
+                .take(51)
+                .map(|g| format!("u{g:06}"))
+                .collect();
+            assert_eq!(ids, expected, "active: {active}");
+        }
         assert!(found(&app, "no such user").is_empty());
         assert!(found(&app, "50%").is_empty(), "% is a character, not a wildcard");
+    }
+
+    async fn search_pages_follow_the_cursor(app) {
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let user = app.create_user(&format!("pager-{i}@example.com")).await;
+            ids.push(user["id"].as_str().unwrap().to_owned());
+        }
+        // Two e-mails of one user match: it is one row, and the page still has two users.
+        let patched = app
+            .patch_user(
+                &ids[0],
+                serde_json::json!([{"op": "add", "path": "emails", "value": [{"value": "pager-x@example.com"}]}]),
+            )
+            .await;
+        assert_eq!(patched.status(), reqwest::StatusCode::OK);
+        let org = OrgId::parse("default").unwrap();
+        let mut after = None;
+        let mut seen = Vec::new();
+        loop {
+            let search = Search {
+                text: Some("PAGER-".to_owned()),
+                after: after.clone(),
+                limit: 2,
+                ..Search::default()
+            };
+            let page: Vec<String> = users::search(&mut app.store.conn().unwrap(), &org, &search)
+                .unwrap()
+                .into_iter()
+                .map(|u| u.id)
+                .collect();
+            if page.is_empty() {
+                break;
+            }
+            assert!(page.len() == 2 || seen.len() == 4, "{page:?}");
+            after = roster::ids::UserId::parse(page.last().unwrap());
+            seen.extend(page);
+        }
+        assert_eq!(seen, ids);
     }
 
     async fn the_search_tables_follow_every_write(app) {

@@ -37,7 +37,7 @@ mod sql;
 mod tests;
 mod translate;
 
-pub use search::text_search;
+pub use search::{Page as SearchPage, text_search};
 pub use sort::{SortOrder, sort};
 pub use sql::{Part, SqlBool, SqlDialect, SqlOrder};
 pub use translate::translate;

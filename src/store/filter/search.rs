@@ -22,8 +22,45 @@ fn phrase(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
-/// The condition on `users` (scoped with [`SqlBool::for_org`]).
-pub fn text_search(text: &str) -> SqlBool {
+/// The page a search is for: the rest of its query, repeated in each arm of the union.
+#[derive(Debug, Clone, Copy)]
+pub struct Page<'a> {
+    /// `Some(true)`: active users only; `Some(false)`: deactivated only.
+    pub active: Option<bool>,
+    /// Only users with an id after this one.
+    pub after: Option<&'a str>,
+    /// Users on the page.
+    pub limit: i64,
+}
+
+/// An arm's page: the status and cursor filters on `id`, its order and the limit.
+fn page_of(
+    out: &mut SqlBool,
+    id: &'static str,
+    page: Page<'_>,
+    active: impl FnOnce(&mut SqlBool),
+    inactive: impl FnOnce(&mut SqlBool),
+) {
+    match page.active {
+        Some(true) => active(out),
+        Some(false) => inactive(out),
+        None => {}
+    }
+    if let Some(after) = page.after {
+        out.push(" AND ");
+        out.push(id);
+        out.push(" > ");
+        out.bind(after);
+    }
+    out.push(" ORDER BY ");
+    out.push(id);
+    // A number this code computed, not text from a request.
+    out.owned(format!(" LIMIT {}", page.limit.max(1)));
+}
+
+/// The condition on `users` for `page`'s users matching `text` (scoped with
+/// [`SqlBool::for_org`]); the caller applies `page` to the query as well.
+pub fn text_search(text: &str, page: Page<'_>) -> SqlBool {
     let key = user_name_key(text);
     let lower = text.to_lowercase();
     let key_pattern = format!("%{}%", escape_like(&key));
@@ -42,20 +79,48 @@ pub fn text_search(text: &str) -> SqlBool {
     like.bind(lower_pattern.clone());
     like.push(" ESCAPE '\\')");
 
+    // Each arm is a page of its own (the page's filters, in id order, at most `page.limit`):
+    // the page's users are among the union of the arms' pages, and the planner picks per arm
+    // between its trigram index (few matches) and a walk in id order that stops at the limit
+    // (many matches).
     let mut pg = SqlBool::default();
-    pg.push("users.id IN (SELECT u.id FROM users u WHERE u.org_id = ");
+    pg.push("users.id IN ((SELECT u.id FROM users u WHERE u.org_id = ");
     pg.0.push(Part::Org);
     pg.push(" AND u.user_name_ci LIKE ");
     pg.bind(key_pattern);
-    pg.push(" ESCAPE '\\' UNION ALL SELECT u.id FROM users u WHERE u.org_id = ");
+    pg.push(" ESCAPE '\\'");
+    page_of(
+        &mut pg,
+        "u.id",
+        page,
+        |pg| pg.push(" AND u.active"),
+        |pg| pg.push(" AND NOT u.active"),
+    );
+    pg.push(") UNION ALL (SELECT u.id FROM users u WHERE u.org_id = ");
     pg.0.push(Part::Org);
     pg.push(" AND lower(u.display_name) LIKE ");
     pg.bind(lower_pattern.clone());
-    pg.push(" ESCAPE '\\' UNION ALL SELECT e.user_id FROM user_emails e WHERE e.org_id = ");
+    pg.push(" ESCAPE '\\'");
+    page_of(
+        &mut pg,
+        "u.id",
+        page,
+        |pg| pg.push(" AND u.active"),
+        |pg| pg.push(" AND NOT u.active"),
+    );
+    pg.push(") UNION ALL (SELECT DISTINCT e.user_id FROM user_emails e WHERE e.org_id = ");
     pg.0.push(Part::Org);
     pg.push(" AND e.value_ci LIKE ");
     pg.bind(lower_pattern);
-    pg.push(" ESCAPE '\\')");
+    pg.push(" ESCAPE '\\'");
+    page_of(
+        &mut pg,
+        "e.user_id",
+        page,
+        |pg| pg.push(" AND EXISTS (SELECT 1 FROM users x WHERE x.id = e.user_id AND x.active)"),
+        |pg| pg.push(" AND EXISTS (SELECT 1 FROM users x WHERE x.id = e.user_id AND NOT x.active)"),
+    );
+    pg.push("))");
 
     let mut sqlite = SqlBool::default();
     if key.chars().count() >= TRIGRAM && lower.chars().count() >= TRIGRAM {
