@@ -11,7 +11,7 @@
 //!   shorter than 3 characters (after folding) has no trigram: it is matched by the `LIKE`s
 //!   alone, a scan in id order that stops at the page's last row.
 
-use super::sql::{Part, SqlBool, escape_like};
+use super::sql::{Part, SqlBool, budget_check, escape_like};
 use crate::store::caseless::user_name_key;
 
 /// The shortest text the SQLite trigram tables can find, in characters.
@@ -146,7 +146,10 @@ pub fn text_search(text: &str, page: Page<'_>) -> SqlBool {
         sqlite.append(like);
     }
 
+    // On SQLite, bounded by the query budget (ROSTER_QUERY_TIMEOUT) as a filter's scan is: a
+    // text shorter than a trigram is a scan.
     let mut out = SqlBool::default();
+    out.0.push(budget_check());
     out.dialect(pg, sqlite);
     out
 }
