@@ -230,6 +230,11 @@ async fn run(args: &Args, backend: BackendArg) -> bool {
             "Audit log, one action",
             "/admin/audit?action=user.deactivate".to_owned(),
         ),
+        ("Connectors", "/admin/connectors".to_owned()),
+        (
+            "Connectors, failures only",
+            "/admin/connectors?failures=1".to_owned(),
+        ),
     ];
     println!(
         "\n{name}, {} users, {} requests per page (ms):",

@@ -184,13 +184,19 @@ pub async fn purge(store: &Store, retention: Duration) -> Result<usize, ScimErro
 pub struct Filter {
     /// `4xx` or `5xx`.
     pub status_class: Option<u16>,
+    /// Only failures (4xx and 5xx); with `status_class`, that class.
+    pub failures_only: bool,
     /// A token's `jti` or name.
     pub token: Option<String>,
     pub resource_id: Option<String>,
     /// The `nextCursor` of the previous page.
     pub after_id: Option<i64>,
+    /// Only records before this id (the cursor of a newest-first page).
+    pub before_id: Option<i64>,
     /// Only records at or after this time.
     pub since: Option<DateTime<Utc>>,
+    /// Newest first (the console) instead of oldest first (the admin API).
+    pub newest_first: bool,
     pub limit: i64,
 }
 
@@ -227,13 +233,19 @@ pub async fn list(store: &Store, org: &OrgId, filter: Filter) -> Result<Vec<Reco
                 }
             };
             let query = Query {
-                status: filter.status_class.map(|class| {
-                    let from = i32::from(class) * 100;
-                    (from, from + 99)
-                }),
+                status: match filter.status_class {
+                    Some(class) => {
+                        let from = i32::from(class) * 100;
+                        Some((from, from + 99))
+                    }
+                    None if filter.failures_only => Some((400, 599)),
+                    None => None,
+                },
                 jtis,
                 resource_id: filter.resource_id,
                 after_id: filter.after_id,
+                before_id: filter.before_id,
+                newest_first: filter.newest_first,
                 since: filter.since.map(|t| t.naive_utc()),
                 limit: filter.limit.clamp(1, MAX_LIMIT + 1),
             };

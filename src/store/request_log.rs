@@ -64,19 +64,30 @@ pub struct Query {
     pub resource_id: Option<String>,
     /// Records after this id (a page's cursor).
     pub after_id: Option<i64>,
+    /// Records before this id (a newest-first page's cursor).
+    pub before_id: Option<i64>,
     /// Records at or after this time.
     pub since: Option<NaiveDateTime>,
+    /// Newest first instead of oldest first.
+    pub newest_first: bool,
     pub limit: i64,
 }
 
-/// Records of `org`, oldest first.
+/// Records of `org`, oldest first (newest first with `q.newest_first`).
 pub fn list(conn: &mut DbConnection, org: &OrgId, q: &Query) -> QueryResult<Vec<RequestRow>> {
     let mut query = scim_requests::table
         .filter(scim_requests::org_id.eq(org.as_str().to_owned()))
         .select(RequestRow::as_select())
-        .order(scim_requests::id.asc())
         .limit(q.limit)
         .into_boxed();
+    query = if q.newest_first {
+        query.order(scim_requests::id.desc())
+    } else {
+        query.order(scim_requests::id.asc())
+    };
+    if let Some(before) = q.before_id {
+        query = query.filter(scim_requests::id.lt(before));
+    }
     if let Some((from, to)) = q.status {
         query = query.filter(scim_requests::status.between(from, to));
     }

@@ -605,6 +605,26 @@ pub struct Search {
 
 /// Users of `org` matching `search`, ordered by id (creation order, as ids are UUIDv7).
 pub fn search(conn: &mut DbConnection, org: &OrgId, search: &Search) -> QueryResult<Vec<UserRow>> {
+    search_query(org, search).load(conn)
+}
+
+/// The database's plan for [`search`], one line per plan node (as [`explain_list`]).
+pub fn explain_search(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    search: &Search,
+) -> QueryResult<Vec<String>> {
+    explain(conn, search_query(org, search))
+}
+
+fn search_query<'a>(
+    org: &'a OrgId,
+    search: &'a Search,
+) -> users::BoxedQuery<
+    'a,
+    MultiBackend,
+    diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<UserRow, MultiBackend>>,
+> {
     let mut query = users::table
         .filter(users::org_id.eq(org.as_str()))
         .select(UserRow::as_select())
@@ -618,12 +638,17 @@ pub fn search(conn: &mut DbConnection, org: &OrgId, search: &Search) -> QueryRes
         None => {}
     }
     if let Some(text) = search.text.as_deref().filter(|t| !t.is_empty()) {
-        query = query.filter(super::filter::text_search(text));
+        let page = super::filter::SearchPage {
+            active: search.active,
+            after: search.after.as_ref().map(UserId::as_str),
+            limit: search.limit,
+        };
+        query = query.filter(super::filter::text_search(text, page).for_org(org));
     }
     if let Some(after) = &search.after {
         query = query.filter(users::id.gt(after.as_str().to_owned()));
     }
-    query.load(conn)
+    query
 }
 
 /// Mirrors `emails` and `phoneNumbers` of a resource into their child tables.

@@ -646,3 +646,258 @@ both_backends! {
         assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
     }
 }
+
+/// The value of the form field `css`.
+async fn value_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no '{css}': {e}"))
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+/// The `checked` property of the checkbox `css`.
+async fn checked(c: &Client, css: &str) -> Option<String> {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .prop("checked")
+        .await
+        .unwrap()
+}
+
+/// The token the "New token" panel shows once it shows a token other than `previous`, and its
+/// `jti`.
+async fn new_token(c: &Client, previous: &str) -> (String, String) {
+    let started = Instant::now();
+    loop {
+        let token = value_of(c, "#new-token-value").await;
+        if !token.is_empty() && token != previous {
+            let jti = c
+                .find(Locator::Css("#new-token"))
+                .await
+                .unwrap()
+                .attr("data-jti")
+                .await
+                .unwrap()
+                .unwrap();
+            return (token, jti);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no new token shown; the notice reads {:?}",
+            text(c, "#notice").await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Reloads `path` until `css` matches an element (the request log is written in batches).
+async fn reload_until(c: &Client, app: &TestApp, path: &str, css: &str) {
+    let started = Instant::now();
+    loop {
+        c.goto(&format!("{}{path}", app.address)).await.unwrap();
+        wait_page(c, "Connectors").await;
+        if c.find(Locator::Css(css)).await.is_ok() {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "'{css}' did not appear on {path}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The audit events of the `default` org, oldest first (at most 100).
+async fn org_events(app: &TestApp) -> Vec<roster::store::audit::EventRow> {
+    let store = app.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let org = roster::ids::OrgId::parse("default").unwrap();
+        roster::store::audit::list(&mut store.conn().unwrap(), &org, None, None, 100).unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// The status of `GET /scim/v2/Users` with `token`.
+async fn scim_status(app: &TestApp, token: &str) -> StatusCode {
+    app.request_as(token, Method::GET, "/Users?count=1", None)
+        .await
+        .status()
+}
+
+both_backends! {
+    async fn an_admin_runs_connectors_in_chromium(app) {
+        let browser = Browser::start().await;
+        let c = &browser.client;
+        let (admin, _) = admin_token(None);
+        sign_in(c, &app, &admin).await;
+        wait_page(c, "Manage users").await;
+        click(c, "nav a[href=\"/admin/connectors\"]").await;
+        wait_page(c, "Connectors").await;
+
+        // The SCIM base URL to paste into the IdP, with a copy button.
+        assert_eq!(value_of(c, "#scim-base-url").await, app.url(""));
+        click(c, "button[data-copy=scim-base-url]").await;
+        wait_text(c, "button[data-copy=scim-base-url]", "Copied").await;
+
+        // Create a token: shown once, and it works against /scim/v2.
+        type_into(c, "#token-name", "Okta test").await;
+        type_into(c, "#token-ttl", "90d").await;
+        click(c, "#create-token button[type=submit]").await;
+        let (okta, okta_jti) = new_token(c, "").await;
+        assert!(text(c, "#notice").await.starts_with("Created the provisioner token Okta test."));
+        wait_text(c, &format!("#token-{okta_jti} .state"), "Active").await;
+        assert_eq!(scim_status(&app, &okta).await, StatusCode::OK);
+        let created = app
+            .request_as(&okta, Method::POST, "/Users", Some(&okta_user("connector@example.com")))
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+
+        // A failed Okta-style request: in the log with its scimType, the attribute names only.
+        let failed = app
+            .request_as(
+                &okta,
+                Method::POST,
+                "/Users",
+                Some(&json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": "connector@example.com",
+                    "password": "hunter2-not-logged",
+                })),
+            )
+            .await;
+        let error = assert_scim_error(failed, 409, Some("uniqueness")).await;
+        assert!(error.to_string().contains("userName"), "{error}");
+
+        // After a reload the token is nowhere in the page.
+        c.refresh().await.unwrap();
+        wait_page(c, "Connectors").await;
+        let html = c.source().await.unwrap();
+        assert!(!html.contains(&okta), "the token is shown once, not after a reload");
+        assert!(c.find(Locator::Css("#new-token")).await.unwrap().attr("hidden").await.unwrap().is_some());
+        let (cookie, _) = http_sign_in(&app, &admin).await;
+        let (status, html) = get_page(&app, &cookie, "/admin/connectors").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!html.contains(&okta) && html.contains(&okta_jti));
+
+        // The request log: the failure with the filter, the success only without it.
+        reload_until(c, &app, "/admin/connectors?failures=1", "tr[data-status=\"409\"]").await;
+        assert_eq!(checked(c, "#failures-only").await.as_deref(), Some("true"));
+        assert!(c.find(Locator::Css("#requests tr[data-status=\"201\"]")).await.is_err(), "failures only");
+        let row = text(c, "#requests tr[data-status=\"409\"]").await;
+        for shown in ["POST", "/scim/v2/Users", "uniqueness", "password", "userName", "Okta test"] {
+            assert!(row.contains(shown), "{shown} in {row}");
+        }
+        let html = c.source().await.unwrap();
+        assert!(!html.contains("hunter2-not-logged"), "never a value");
+        reload_until(c, &app, "/admin/connectors", "#requests tr[data-status=\"201\"]").await;
+        assert_eq!(checked(c, "#failures-only").await.as_deref(), Some("false"));
+
+        // The rate limit: a wrong value is explained; a right one is in force.
+        type_into(c, "#per-second", "0").await;
+        type_into(c, "#burst", "80").await;
+        click(c, "#set-rate-limit button[type=submit]").await;
+        wait_text(c, "#notice", "Requests per second must be between 1 and 100000").await;
+        type_into(c, "#per-second", "40").await;
+        click(c, "#set-rate-limit button[type=submit]").await;
+        wait_text(c, "#notice", "The rate limit is now 40 requests per second, bursts of 80.").await;
+        assert!(text(c, "#rate-limit-now").await.starts_with("40 requests per second, bursts of 80 (this organization's own"));
+        let api_admin = app.mint(Role::Admin, "default", None);
+        let limit: Value = app
+            .client
+            .get(format!("{}/admin/v1/rate-limit", app.address))
+            .bearer_auth(&api_admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!((limit["perSecond"].as_u64(), limit["burst"].as_u64(), limit["source"].as_str()), (Some(40), Some(80), Some("org")));
+        c.execute("window.scrollTo(0, 0);", vec![]).await.unwrap();
+        screenshot(c, &app, "console-connectors").await;
+
+        // Rotate: the new token shown once; the old one keeps working for the overlap stated.
+        click(c, "button[aria-label=\"Rotate Okta test\"]").await;
+        wait_text(c, "#token-confirm-title", "Rotate Okta test?").await;
+        assert_eq!(value_of(c, "#token-overlap").await, "1day");
+        type_into(c, "#token-overlap", "2h").await;
+        click(c, "#token-confirm-ok").await;
+        let (rotated, rotated_jti) = new_token(c, &okta).await;
+        let notice = text(c, "#notice").await;
+        assert!(notice.starts_with("Rotated Okta test. The old token keeps working for 2h until "), "{notice}");
+        assert_eq!(scim_status(&app, &rotated).await, StatusCode::OK);
+        assert_eq!(scim_status(&app, &okta).await, StatusCode::OK, "during the overlap");
+        wait_text(c, &format!("#token-{rotated_jti} .state"), "Active").await;
+        assert!(text(c, &format!("#token-{okta_jti} .state")).await.starts_with("Retiring: refused from "));
+
+        // Revoke, after a confirmation (Cancel changes nothing): refused at once.
+        click(c, &format!("#token-{okta_jti} [data-token-action=revoke]")).await;
+        wait_text(c, "#token-confirm-title", "Revoke Okta test?").await;
+        click(c, "#token-confirm-cancel").await;
+        assert_eq!(scim_status(&app, &okta).await, StatusCode::OK, "cancelled");
+        click(c, &format!("#token-{okta_jti} [data-token-action=revoke]")).await;
+        wait_text(c, "#token-confirm-ok", "Revoke token").await;
+        click(c, "#token-confirm-ok").await;
+        wait_text(c, "#notice", "Revoked Okta test: requests with it are refused from now on.").await;
+        wait_text(c, &format!("#token-{okta_jti} .state"), "Revoked").await;
+        assert_eq!(scim_status(&app, &okta).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(scim_status(&app, &rotated).await, StatusCode::OK, "only the chosen token");
+
+        // Every change is audited with channel admin.
+        let actions: Vec<String> = org_events(&app)
+            .await
+            .into_iter()
+            .filter(|e| e.channel == "admin")
+            .map(|e| e.action)
+            .collect();
+        for action in ["token.create", "token.rotate", "token.revoke", "org.rate_limit"] {
+            assert!(actions.iter().any(|a| a == action), "{action} in {actions:?}");
+        }
+        browser.close().await;
+
+        // Over HTTP: a change without the CSRF token is refused, and changes nothing.
+        let (cookie, csrf) = http_sign_in(&app, &admin).await;
+        let revoke = |csrf: Option<String>| {
+            let mut request = app
+                .client
+                .post(format!("{}/admin/connectors/tokens/{rotated_jti}/revoke", app.address))
+                .header("cookie", &cookie)
+                .json(&json!({}));
+            if let Some(csrf) = csrf {
+                request = request.header("x-csrf-token", csrf);
+            }
+            request.send()
+        };
+        let refused = revoke(None).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert_eq!(scim_status(&app, &rotated).await, StatusCode::OK);
+        let created = app
+            .client
+            .post(format!("{}/admin/connectors/tokens", app.address))
+            .header("cookie", &cookie)
+            .json(&json!({"name": "x", "role": "provisioner"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::FORBIDDEN);
+        let bad = app
+            .client
+            .post(format!("{}/admin/connectors/tokens", app.address))
+            .header("cookie", &cookie)
+            .header("x-csrf-token", &csrf)
+            .json(&json!({"name": "x", "role": "owner", "ttl": ""}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        let body: Value = bad.json().await.unwrap();
+        assert!(body["message"].as_str().unwrap().contains("provisioner or admin"), "{body}");
+        assert_eq!(revoke(Some(csrf)).await.unwrap().status(), StatusCode::OK);
+        assert_eq!(scim_status(&app, &rotated).await, StatusCode::UNAUTHORIZED);
+    }
+}

@@ -6,7 +6,7 @@ use roster::ids::OrgId;
 use roster::scim::filter::Filter;
 use roster::scim::schema::USER_RESOURCE;
 use roster::store::filter::{self, SortOrder};
-use roster::store::users::{ListQuery, explain_list};
+use roster::store::users::{self, ListQuery, Search, explain_list};
 
 use crate::helpers::*;
 
@@ -15,6 +15,11 @@ const USERS: i64 = 5000;
 /// Users `user1` … `user5000` (every tenth inactive), one work email each, one minute apart,
 /// written straight into the tables, then `ANALYZE`d.
 fn seed(app: &TestApp) {
+    seed_users(app, USERS);
+}
+
+/// Users `user1` … `user<count>`, as [`seed`].
+fn seed_users(app: &TestApp, count: i64) {
     use diesel::connection::SimpleConnection;
     let mut conn = app.store.conn().unwrap();
     let sql = match app.backend {
@@ -24,20 +29,20 @@ fn seed(app: &TestApp) {
              SELECT 'u' || lpad(g::text, 6, '0'), 'default', 'user' || g, 'user' || g, 'ext-' || g, \
                'User ' || g, g % 10 <> 0, jsonb_build_object('userName', 'user' || g), 1, \
                timestamp '2020-01-01' + g * interval '1 minute', timestamp '2020-01-01' + g * interval '1 minute' \
-             FROM generate_series(1, {USERS}) g; \
+             FROM generate_series(1, {count}) g; \
              INSERT INTO user_emails (user_id, org_id, value, value_ci, type, is_primary) \
              SELECT 'u' || lpad(g::text, 6, '0'), 'default', 'user' || g || '@example.com', \
-               'user' || g || '@example.com', 'work', true FROM generate_series(1, {USERS}) g; \
+               'user' || g || '@example.com', 'work', true FROM generate_series(1, {count}) g; \
              ANALYZE;"
         ),
         Backend::Sqlite => format!(
-            "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {USERS}) \
+            "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {count}) \
              INSERT INTO users (id, org_id, user_name, user_name_ci, external_id, display_name, active, \
                resource, version, created_at, last_modified) \
              SELECT printf('u%06d', g), 'default', 'user' || g, 'user' || g, 'ext-' || g, 'User ' || g, \
                g % 10 <> 0, json_object('userName', 'user' || g), 1, \
                datetime('2020-01-01', '+' || g || ' minutes'), datetime('2020-01-01', '+' || g || ' minutes') FROM s; \
-             WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {USERS}) \
+             WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < {count}) \
              INSERT INTO user_emails (user_id, org_id, value, value_ci, type, is_primary) \
              SELECT printf('u%06d', g), 'default', 'user' || g || '@example.com', \
                'user' || g || '@example.com', 'work', 1 FROM s; \
@@ -105,5 +110,173 @@ both_backends! {
             assert!(uses(&count), "{filter}: count plan without users_org_external_id: {count:#?}");
             assert!(uses(&page), "{filter}: page plan without users_org_external_id: {page:#?}");
         }
+    }
+}
+
+/// The ids of the users `search` finds with `text` (all of them, in id order).
+fn found(app: &TestApp, text: &str) -> Vec<String> {
+    let search = Search {
+        text: Some(text.to_owned()),
+        limit: 200_000,
+        ..Search::default()
+    };
+    let mut conn = app.store.conn().unwrap();
+    users::search(&mut conn, &OrgId::parse("default").unwrap(), &search)
+        .unwrap()
+        .into_iter()
+        .map(|u| u.id)
+        .collect()
+}
+
+/// The plan of a search page (51 rows, as the console asks).
+fn search_plan(app: &TestApp, text: &str) -> Vec<String> {
+    let search = Search {
+        text: Some(text.to_owned()),
+        limit: 51,
+        ..Search::default()
+    };
+    let mut conn = app.store.conn().unwrap();
+    users::explain_search(&mut conn, &OrgId::parse("default").unwrap(), &search).unwrap()
+}
+
+both_backends! {
+    async fn the_user_search_uses_its_trigram_indexes(app) {
+        // PostgreSQL plans by statistics: on 5,000 users (165 pages) it rightly reads the
+        // table; at 100,000 it takes the indexes. SQLite's plan does not depend on the size.
+        let count: u32 = match app.backend {
+            Backend::Postgres => 100_000,
+            Backend::Sqlite => 5_000,
+        };
+        seed_users(&app, i64::from(count));
+        // PostgreSQL: the pg_trgm GIN indexes; SQLite: the FTS5 trigram tables.
+        let (names, emails): (&[&str], &[&str]) = match app.backend {
+            Backend::Postgres => (
+                &["users_user_name_ci_trgm", "users_display_name_lower_trgm"],
+                &["user_emails_value_ci_trgm"],
+            ),
+            Backend::Sqlite => (&["VIRTUAL TABLE INDEX"], &["VIRTUAL TABLE INDEX"]),
+        };
+        for text in ["User4242", "4242@exam", "ser 42"] {
+            let plan = search_plan(&app, text);
+            println!("{:?} search {text:?}\n  {}", app.backend, plan.join("\n  "));
+            let uses = |indexes: &[&str]| plan.iter().any(|l| indexes.iter().any(|i| l.contains(i)));
+            assert!(uses(names), "{text}: plan without {names:?}: {plan:#?}");
+            assert!(uses(emails), "{text}: plan without {emails:?}: {plan:#?}");
+            assert!(
+                !plan.iter().any(|l| l.contains("SCAN users") || l.contains("Seq Scan on users")),
+                "{text}: a scan of users: {plan:#?}"
+            );
+        }
+
+        // The same users as a case-insensitive substring of userName, displayName or an
+        // e-mail address; under 3 characters by the LIKEs alone, with the same answer.
+        let expected = |text: &str| -> Vec<String> {
+            let text = text.to_lowercase();
+            (1..=count)
+                .filter(|g| {
+                    [format!("user{g}"), format!("user {g}"), format!("user{g}@example.com")]
+                        .iter()
+                        .any(|v| v.contains(&text))
+                })
+                .map(|g| format!("u{g:06}"))
+                .collect()
+        };
+        for text in ["SER424", "ser 4242", "4242@EXAMPLE.COM", "xample", "49", "R 7"] {
+            let ids = found(&app, text);
+            assert!(!ids.is_empty(), "{text}");
+            assert_eq!(ids, expected(text), "{text}");
+        }
+        assert_eq!(found(&app, "xample").len(), count as usize);
+
+        // A page (51 users, a status): the page's filters hold in every arm of the search.
+        for active in [true, false] {
+            let search = Search {
+                text: Some("xample".to_owned()),
+                active: Some(active),
+                limit: 51,
+                ..Search::default()
+            };
+            let mut conn = app.store.conn().unwrap();
+            let ids: Vec<String> = users::search(&mut conn, &OrgId::parse("default").unwrap(), &search)
+                .unwrap()
+                .into_iter()
+                .map(|u| u.id)
+                .collect();
+            let expected: Vec<String> = (1..=count)
+                .filter(|g| (g % 10 != 0) == active)
+                .take(51)
+                .map(|g| format!("u{g:06}"))
+                .collect();
+            assert_eq!(ids, expected, "active: {active}");
+        }
+        assert!(found(&app, "no such user").is_empty());
+        assert!(found(&app, "50%").is_empty(), "% is a character, not a wildcard");
+    }
+
+    async fn search_pages_follow_the_cursor(app) {
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let user = app.create_user(&format!("pager-{i}@example.com")).await;
+            ids.push(user["id"].as_str().unwrap().to_owned());
+        }
+        // Two e-mails of one user match: it is one row, and the page still has two users.
+        let patched = app
+            .patch_user(
+                &ids[0],
+                serde_json::json!([{"op": "add", "path": "emails", "value": [{"value": "pager-x@example.com"}]}]),
+            )
+            .await;
+        assert_eq!(patched.status(), reqwest::StatusCode::OK);
+        let org = OrgId::parse("default").unwrap();
+        let mut after = None;
+        let mut seen = Vec::new();
+        loop {
+            let search = Search {
+                text: Some("PAGER-".to_owned()),
+                after: after.clone(),
+                limit: 2,
+                ..Search::default()
+            };
+            let page: Vec<String> = users::search(&mut app.store.conn().unwrap(), &org, &search)
+                .unwrap()
+                .into_iter()
+                .map(|u| u.id)
+                .collect();
+            if page.is_empty() {
+                break;
+            }
+            assert!(page.len() == 2 || seen.len() == 4, "{page:?}");
+            after = roster::ids::UserId::parse(page.last().unwrap());
+            seen.extend(page);
+        }
+        assert_eq!(seen, ids);
+    }
+
+    async fn the_search_tables_follow_every_write(app) {
+        let created = app.create_user("Ada.Lovelace@example.com").await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        assert_eq!(found(&app, "lovelace"), vec![id.clone()]);
+        assert_eq!(found(&app, "ada.lovelace@"), vec![id.clone()], "userName and e-mail");
+        let patched = app
+            .patch_user(
+                &id,
+                serde_json::json!([
+                    {"op": "replace", "path": "userName", "value": "countess@example.com"},
+                    {"op": "replace", "path": "displayName", "value": "Augusta King"},
+                    {"op": "replace", "path": "emails", "value": [{"value": "augusta@analytical.example", "primary": true}]}
+                ]),
+            )
+            .await;
+        assert_eq!(patched.status(), reqwest::StatusCode::OK);
+        assert!(found(&app, "lovelace").is_empty(), "the old names are gone");
+        assert_eq!(found(&app, "countess"), vec![id.clone()]);
+        assert_eq!(found(&app, "AUGUSTA KING"), vec![id.clone()]);
+        assert_eq!(found(&app, "analytical.exa"), vec![id.clone()]);
+        let deleted = app
+            .request(reqwest::Method::DELETE, &format!("/Users/{id}"), None)
+            .await;
+        assert_eq!(deleted.status(), reqwest::StatusCode::NO_CONTENT);
+        assert!(found(&app, "countess").is_empty());
+        assert!(found(&app, "analytical").is_empty());
     }
 }

@@ -65,13 +65,17 @@ struct Column {
     column_name: String,
 }
 
-/// The tables and columns the migrations created.
+/// The tables and columns the migrations created. On SQLite, the user search's FTS5 tables
+/// (virtual, and their shadow tables) and `user_search_keys` are left out: only triggers and
+/// the search's SQL (`store::filter::search`) name them, never diesel.
 fn migrated(conn: &mut DbConnection) -> Tables {
     let sql = match conn {
         DbConnection::Sqlite(_) => {
             "SELECT m.name AS table_name, p.name AS column_name \
-             FROM sqlite_master m JOIN pragma_table_info(m.name) p \
-             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE '__diesel%'"
+             FROM sqlite_master m JOIN pragma_table_list t ON t.schema = 'main' AND t.name = m.name \
+             JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND t.type = 'table' AND m.name NOT LIKE 'sqlite_%' \
+             AND m.name NOT LIKE '__diesel%' AND m.name <> 'user_search_keys'"
         }
         DbConnection::Pg(_) => {
             "SELECT table_name::text AS table_name, column_name::text AS column_name \

@@ -123,6 +123,7 @@ pub async fn list(
         after_id,
         since,
         limit: limit + 1,
+        ..Filter::default()
     };
     let records = request_log::list(&state.store, &admin.0.org, filter).await?;
     let more = records.len() as i64 > limit;

@@ -11,6 +11,8 @@
 //! Content-Security-Policy (scripts and styles from `/admin/assets/` only, no inline script),
 //! `frame-ancestors 'none'`, `no-store` on every page.
 
+mod connectors;
+mod connectors_html;
 pub mod pages;
 mod session;
 
@@ -49,8 +51,9 @@ const SCRIPT: &str = include_str!("assets/console.js");
 
 /// Registers the console, relative to `/admin`. Register it after `/admin/v1`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    let scope = connectors::routes(web::scope("/admin"));
     cfg.service(
-        web::scope("/admin")
+        scope
             .wrap(
                 DefaultHeaders::new()
                     .add((header::CONTENT_SECURITY_POLICY, CSP))

@@ -15,6 +15,7 @@ pub enum Nav {
     Users,
     Audit,
     Events,
+    Connectors,
     None,
 }
 
@@ -66,6 +67,7 @@ pub fn layout(chrome: &Chrome<'_>, nav: Nav, title: &str, body: Markup) -> Marku
                             (item(Nav::Users, "/admin/users", "Manage users"))
                             (item(Nav::Audit, "/admin/audit", "Audit log"))
                             (item(Nav::Events, "/admin/events", "Event subscriptions"))
+                            (item(Nav::Connectors, "/admin/connectors", "Connectors"))
                         }
                     }
                     div.who {

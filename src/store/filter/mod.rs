@@ -25,16 +25,19 @@
 //! - [`columns`]: where each attribute is stored (the attribute→column map, child tables);
 //! - [`mod@translate`]: a validated filter to a condition;
 //! - [`json_path`]: attributes held in the JSON resource, on each backend;
-//! - [`mod@sort`]: `sortBy` / `sortOrder` to an `ORDER BY`.
+//! - [`mod@sort`]: `sortBy` / `sortOrder` to an `ORDER BY`;
+//! - [`mod@search`]: the admin list's text search, served by trigram indexes.
 
 mod columns;
 mod json_path;
+mod search;
 mod sort;
 mod sql;
 #[cfg(test)]
 mod tests;
 mod translate;
 
+pub use search::{Page as SearchPage, text_search};
 pub use sort::{SortOrder, sort};
 pub use sql::{Part, SqlBool, SqlDialect, SqlOrder};
-pub use translate::{text_search, translate};
+pub use translate::translate;

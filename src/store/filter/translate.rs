@@ -315,24 +315,3 @@ pub(super) fn write_compare_attr(
     }
     write_compare_json(out, &JsonLoc::resource(res, r)?, leaf, path, op, value)
 }
-
-/// The admin list's text search: `text` anywhere in userName, displayName or an email address,
-/// ignoring case.
-pub fn text_search(text: &str) -> SqlBool {
-    let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-    let mut out = SqlBool::default();
-    out.push("users.user_name_ci LIKE ");
-    out.bind(format!(
-        "%{}%",
-        escape_like(&crate::store::caseless::user_name_key(text))
-    ));
-    out.push(" ESCAPE '\\' OR lower(users.display_name) LIKE ");
-    out.bind(pattern.clone());
-    out.push(
-        " ESCAPE '\\' OR EXISTS (SELECT 1 FROM user_emails e WHERE e.org_id = users.org_id \
-         AND e.user_id = users.id AND e.value_ci LIKE ",
-    );
-    out.bind(pattern);
-    out.push(" ESCAPE '\\')");
-    out
-}

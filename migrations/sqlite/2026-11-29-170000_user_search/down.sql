@@ -1,0 +1,9 @@
+DROP TRIGGER user_emails_search_delete;
+DROP TRIGGER user_emails_search_update;
+DROP TRIGGER user_emails_search_insert;
+DROP TRIGGER users_search_delete;
+DROP TRIGGER users_search_update;
+DROP TRIGGER users_search_insert;
+DROP TABLE user_email_search;
+DROP TABLE user_name_search;
+DROP TABLE user_search_keys;
