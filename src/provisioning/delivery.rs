@@ -2,19 +2,26 @@
 //! Standard Webhooks or, for `set` subscriptions, as Security Event Tokens pushed per RFC 8935,
 //! at least once and in order per subscription.
 //!
-//! Each turn it leases the subscriptions whose oldest pending event is due
-//! (`store::events::claim`: `SKIP LOCKED` on PostgreSQL, so nodes share the work without
-//! waiting on each other), and sends each one's events strictly one after another, oldest
-//! first, recording the answers in batches. A failure stops that subscription's turn and schedules its head again (exponential
-//! backoff, full jitter, `Retry-After` honoured); the other subscriptions go on. A subscription
-//! failing for longer than the retry window, or answered `410 Gone`, is disabled, and keeps its
-//! undelivered events for when an admin enables it again. A worker that dies holding a lease
-//! hands over when the lease expires; the event it was sending is sent again (at least once).
+//! It looks for work when this process commits an event (woken through [`Store::outbox`],
+//! after the commit), when one of its subscription tasks ends, and every
+//! `ROSTER_EVENTS_POLL_INTERVAL` (events committed by other nodes, retries coming due). It
+//! leases the subscriptions whose oldest pending event is due (`store::events::claim`:
+//! `SKIP LOCKED` on PostgreSQL, so nodes share the work without waiting on each other) and
+//! delivers each in a task of its own, at most [`CONCURRENT`] at once, so a slow or dead
+//! receiver holds back only its own subscription. A subscription's task reads its pending
+//! events in batches and sends them strictly one after another, oldest first, recording the
+//! answers in one write per batch (and at least every [`RECORD_EVERY`]); it keeps its lease
+//! while events keep coming, and gives it back in its last write. A failure ends that
+//! subscription's turn and schedules its head again (exponential backoff, full jitter,
+//! `Retry-After` honoured). A subscription failing for longer than the retry window, or
+//! answered `410 Gone`, is disabled, and keeps its undelivered events for when an admin
+//! enables it again. A worker that dies holding a lease hands over when the lease expires; the
+//! events it sent but had not recorded are sent again (at least once).
 //!
 //! It runs as a task on the runtime of the thread that serves (`Application::run_until_stopped`),
 //! which otherwise only waits for signals; request handlers run on their own worker threads and
 //! never wait for it. Its database work is small statements: on SQLite its writes queue in the
-//! same writer as requests' writes, one short savepoint each.
+//! same writer as requests' writes, one short savepoint per batch of events.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,14 +38,18 @@ use crate::events::{retry_delay, webhook};
 use crate::store::events::{self, Attempt, DeliveryRow, SET, SubscriptionRow};
 use crate::store::{Store, StoreError, write_tx};
 
-/// Subscriptions one turn leases at most.
-const CLAIM: i64 = 16;
-/// Events one subscription's turn sends at most before its lease is given back, so that a
-/// long backlog does not hold one worker.
-const PER_TURN: i64 = 100;
-/// Acknowledged attempts are recorded at least this often during a turn (and at a failure,
-/// and at its end): each record renews the lease, which outlives one request.
+/// Subscriptions one worker delivers at once, each in a task of its own: a slow or unreachable
+/// receiver holds one of these, never the others.
+const CONCURRENT: usize = 16;
+/// Pending events of one subscription read at once; the next batch is read when this one is
+/// sent.
+const BATCH: i64 = 100;
+/// Acknowledged attempts are recorded at least this often (and at a failure, and at the end
+/// of each batch): each record renews the lease, which outlives one request.
 const RECORD_EVERY: Duration = Duration::from_millis(500);
+/// A woken worker looks for due subscriptions at most this often: a burst of commits costs a
+/// look per interval, not one per commit.
+const LOOK_SPACING: Duration = Duration::from_millis(10);
 /// The longest wait between two attempts.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
 /// How much of a response body is kept, for the deliveries API.
@@ -112,63 +123,69 @@ impl Worker {
         *self.stop.borrow()
     }
 
-    /// Sleeps `duration`, or less if the worker is stopped meanwhile.
-    async fn pause(&self, duration: Duration) {
-        let mut stop = self.stop.subscribe();
-        drop(tokio::time::timeout(duration, stop.wait_for(|s| *s)).await);
-    }
-
-    /// Delivers until stopped ([`Worker::stopper`]) or the task is dropped.
+    /// Delivers until stopped ([`Worker::stopper`]) or the task is dropped. It looks for due
+    /// subscriptions when this process commits an event ([`Store::outbox`]), when one of its
+    /// subscription tasks ends, and every `poll_interval` (the events other nodes committed,
+    /// retries coming due); it leases what it finds and delivers each subscription in a task
+    /// of its own, at most [`CONCURRENT`] at once. Once stopped, it waits for those tasks to
+    /// finish the attempt they are making.
     pub async fn run(self) {
         tracing::info!(owner = %self.owner, "event delivery worker started");
+        let outbox = self.store.outbox();
+        let mut stop = self.stop.subscribe();
+        let mut running = tokio::task::JoinSet::new();
+        let mut last_look: Option<tokio::time::Instant> = None;
         while !self.stopping() {
-            match self.turn().await {
-                Ok(true) => {}
-                Ok(false) => self.pause(self.settings.poll_interval).await,
-                Err(e) => {
-                    tracing::warn!(error = %e, "event delivery turn failed");
-                    self.pause(self.settings.poll_interval).await;
+            let free = CONCURRENT.saturating_sub(running.len());
+            if free > 0 {
+                if let Some(at) = last_look {
+                    tokio::time::sleep_until(at + LOOK_SPACING).await;
+                }
+                last_look = Some(tokio::time::Instant::now());
+                match self.claim(free).await {
+                    Ok(claimed) => {
+                        for subscription in claimed {
+                            let worker = self.clone();
+                            running.spawn(async move { worker.drain(subscription).await });
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "looking for due events failed"),
                 }
             }
+            tokio::select! {
+                () = outbox.notified() => {}
+                Some(done) = running.join_next(), if !running.is_empty() => log_join(done),
+                () = tokio::time::sleep(self.settings.poll_interval) => {}
+                () = stopped(&mut stop) => {}
+            }
+        }
+        while let Some(done) = running.join_next().await {
+            log_join(done);
         }
         tracing::info!(owner = %self.owner, "event delivery worker stopped");
     }
 
-    /// One turn: lease the due subscriptions and send their events. Whether there was work.
-    async fn turn(&self) -> Result<bool, StoreError> {
+    /// Leases up to `limit` subscriptions that have an event due and no live lease. A read
+    /// first, so that looking costs no write when there is nothing to lease.
+    async fn claim(&self, limit: usize) -> Result<Vec<SubscriptionRow>, StoreError> {
         let now = clock::now();
         if !self
             .store
             .run(move |conn| Ok::<_, StoreError>(events::any_due(conn, now)?))
             .await?
         {
-            return Ok(false);
+            return Ok(Vec::new());
         }
         let owner = self.owner.clone();
         let until = self.lease_until(now);
-        let claimed = self
-            .store
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.store
             .run_write(move |conn| {
                 write_tx(conn, |conn| {
-                    Ok::<_, StoreError>(events::claim(conn, &owner, now, until, CLAIM)?)
+                    Ok::<_, StoreError>(events::claim(conn, &owner, now, until, limit)?)
                 })
             })
-            .await?;
-        if claimed.is_empty() {
-            // Due, but leased by another worker.
-            return Ok(false);
-        }
-        let mut turns = tokio::task::JoinSet::new();
-        for subscription in claimed {
-            let worker = self.clone();
-            turns.spawn(async move { worker.drain(subscription).await });
-        }
-        while let Some(done) = turns.join_next().await {
-            if let Err(e) = done {
-                tracing::error!(error = %e, "a subscription's delivery turn failed");
-            }
-        }
-        Ok(true)
+            .await
     }
 
     fn lease_until(&self, now: DateTime<Utc>) -> DateTime<Utc> {
@@ -176,11 +193,24 @@ impl Worker {
         now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX)
     }
 
-    /// Sends `subscription`'s due events in order until one fails, none is due, or its turn is
-    /// used up; then gives the lease back.
+    /// Sends `subscription`'s due events in order, batch after batch, until one fails, none is
+    /// left, or the worker stops; then gives the lease back (in the last batch's write, or on
+    /// its own). Events committed meanwhile are in the next batch, without a new lease.
     async fn drain(&self, subscription: SubscriptionRow) {
-        if let Err(e) = self.send_in_order(&subscription).await {
-            tracing::warn!(subscription = %subscription.id, error = %e, "event delivery interrupted");
+        let mut failing_since = subscription.failing_since.map(|t| t.and_utc());
+        let released = loop {
+            match self.send_batch(&subscription, &mut failing_since).await {
+                Ok(Batch::More) => {}
+                Ok(Batch::Released) => break true,
+                Ok(Batch::Done) => break false,
+                Err(e) => {
+                    tracing::warn!(subscription = %subscription.id, error = %e, "event delivery interrupted");
+                    break false;
+                }
+            }
+        };
+        if released {
+            return;
         }
         let (id, owner) = (subscription.id.clone(), self.owner.clone());
         let released = self
@@ -197,28 +227,34 @@ impl Worker {
         }
     }
 
-    /// Sends the subscription's pending events, oldest first, each only after the one before
-    /// it was acknowledged. They are read in one batch, and attempts are recorded in batches
-    /// too (every [`RECORD_EVERY`], at a failure, and at the end), each write renewing the
-    /// lease: an acknowledged event costs its request, not a database write of its own. A
-    /// crash before a batch is recorded sends its events again (at least once).
-    async fn send_in_order(&self, subscription: &SubscriptionRow) -> Result<(), StoreError> {
-        let mut failing_since = subscription.failing_since.map(|t| t.and_utc());
+    /// Sends the subscription's oldest pending events (at most [`BATCH`]), each only after the
+    /// one before it was acknowledged. Attempts are recorded in batches (every
+    /// [`RECORD_EVERY`], at a failure, and at the end), each write renewing the lease: an
+    /// acknowledged event costs its request, not a database write of its own. A crash before a
+    /// batch is recorded sends its events again (at least once). A failure ends the turn, with
+    /// the head scheduled again; a batch shorter than [`BATCH`] gives the lease back in its
+    /// last write.
+    async fn send_batch(
+        &self,
+        subscription: &SubscriptionRow,
+        failing_since: &mut Option<DateTime<Utc>>,
+    ) -> Result<Batch, StoreError> {
         let id = subscription.id.clone();
         let batch = self
             .store
-            .run(move |conn| Ok::<_, StoreError>(events::pending(conn, &id, PER_TURN)?))
+            .run(move |conn| Ok::<_, StoreError>(events::pending(conn, &id, BATCH)?))
             .await?;
         let Some(head) = batch.first() else {
-            return Ok(());
+            return Ok(Batch::Done);
         };
         // Only the head waits for its retry; the events behind it wait for the head.
         if head.next_attempt_at.and_utc() > clock::now() {
-            return Ok(());
+            return Ok(Batch::Done);
         }
+        let last_of_all = batch.len() < usize::try_from(BATCH).unwrap_or(usize::MAX);
         let mut attempts: Vec<Recorded> = Vec::new();
         let mut last_record = std::time::Instant::now();
-        for head in &batch {
+        for (n, head) in batch.iter().enumerate() {
             if self.stopping() {
                 break;
             }
@@ -228,12 +264,12 @@ impl Worker {
             let attempt = if failed { "failed" } else { "delivered" };
             metrics::counter!(crate::monitoring::DELIVERY_ATTEMPTS, "outcome" => attempt)
                 .increment(1);
-            failing_since = match (&outcome.error, failing_since) {
+            *failing_since = match (&outcome.error, *failing_since) {
                 (None, _) => None,
                 (Some(_), Some(since)) => Some(since),
                 (Some(_), None) => Some(at),
             };
-            let disable = match (&outcome.error, failing_since) {
+            let disable = match (&outcome.error, *failing_since) {
                 (Some(error), _) if outcome.status == Some(410) => {
                     Some(format!("the receiver answered 410 Gone: {error}"))
                 }
@@ -269,54 +305,79 @@ impl Worker {
                 response_excerpt: outcome.excerpt,
                 retry_at: at
                     + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero()),
-                failing_since,
-                disable,
-                lease_until: self.lease_until(at),
             });
-            if failed || last_record.elapsed() >= RECORD_EVERY {
+            let last = n + 1 == batch.len();
+            if failed || last || last_record.elapsed() >= RECORD_EVERY {
+                // Given back with the record when this turn ends here.
+                let release = failed || (last && last_of_all);
+                let standing = Standing {
+                    failing_since: *failing_since,
+                    disable: disable.map(|reason| (reason, at)),
+                    lease_until: (!release).then(|| self.lease_until(at)),
+                };
                 let held = self
-                    .record(subscription, std::mem::take(&mut attempts))
+                    .record(subscription, std::mem::take(&mut attempts), standing)
                     .await?;
                 last_record = std::time::Instant::now();
-                if !held || failed {
-                    return Ok(());
+                if !held {
+                    // Another worker took over: nothing of ours to give back.
+                    return Ok(Batch::Released);
+                }
+                if release {
+                    return Ok(Batch::Released);
                 }
             }
         }
-        self.record(subscription, attempts).await.map(drop)
+        if attempts.is_empty() {
+            // Stopped after a record, or the batch was recorded to its end.
+            return Ok(if self.stopping() {
+                Batch::Done
+            } else {
+                Batch::More
+            });
+        }
+        // Stopped mid-batch: record what was sent, and give the lease back.
+        let standing = Standing {
+            failing_since: *failing_since,
+            disable: None,
+            lease_until: None,
+        };
+        self.record(subscription, attempts, standing).await?;
+        Ok(Batch::Released)
     }
 
-    /// Records `attempts` in one transaction, if this worker still holds the lease (renewing
-    /// it). Whether it did.
+    /// Records `attempts` and the subscription's `standing` in one transaction, if this worker
+    /// still holds the lease. Whether it did.
     async fn record(
         &self,
         subscription: &SubscriptionRow,
         attempts: Vec<Recorded>,
+        standing: Standing,
     ) -> Result<bool, StoreError> {
-        if attempts.is_empty() {
-            return Ok(true);
-        }
         let (id, owner) = (subscription.id.clone(), self.owner.clone());
         self.store
             .run_write(move |conn| {
                 write_tx(conn, |conn| {
-                    for recorded in &attempts {
-                        let attempt = Attempt {
+                    let attempts: Vec<Attempt<'_>> = attempts
+                        .iter()
+                        .map(|recorded| Attempt {
                             delivery: recorded.delivery,
                             at: recorded.at,
                             status: recorded.status,
                             error: recorded.error.as_deref(),
                             response_excerpt: recorded.response_excerpt.as_deref(),
                             retry_at: recorded.retry_at,
-                            failing_since: recorded.failing_since,
-                            disable: recorded.disable.as_deref(),
-                            lease_until: recorded.lease_until,
-                        };
-                        if !events::record(conn, &id, &owner, &attempt)? {
-                            return Ok::<_, StoreError>(false);
-                        }
-                    }
-                    Ok(true)
+                        })
+                        .collect();
+                    let standing = events::Standing {
+                        failing_since: standing.failing_since,
+                        disable: standing
+                            .disable
+                            .as_ref()
+                            .map(|(reason, at)| (reason.as_str(), *at)),
+                        lease_until: standing.lease_until,
+                    };
+                    Ok::<_, StoreError>(events::record(conn, &id, &owner, &attempts, &standing)?)
                 })
             })
             .await
@@ -410,9 +471,38 @@ struct Recorded {
     error: Option<String>,
     response_excerpt: Option<String>,
     retry_at: DateTime<Utc>,
+}
+
+/// A subscription's standing to record with a batch of attempts ([`events::Standing`]).
+#[derive(Debug)]
+struct Standing {
     failing_since: Option<DateTime<Utc>>,
-    disable: Option<String>,
-    lease_until: DateTime<Utc>,
+    disable: Option<(String, DateTime<Utc>)>,
+    /// `None`: give the lease back.
+    lease_until: Option<DateTime<Utc>>,
+}
+
+/// How a batch of a subscription's events went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Batch {
+    /// Sent and recorded to its end, the lease still held: read the next one.
+    More,
+    /// The turn is over and the lease no longer held (given back, or taken over).
+    Released,
+    /// The turn is over and the lease still held: give it back.
+    Done,
+}
+
+/// Returns once the worker is asked to stop.
+async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    drop(stop.wait_for(|s| *s).await);
+}
+
+/// Logs a subscription task that panicked or was cancelled.
+fn log_join(done: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = done {
+        tracing::error!(error = %e, "a subscription's delivery turn failed");
+    }
 }
 
 /// What one attempt came to.

@@ -330,6 +330,19 @@ pub fn enqueue_ping(
         .first(conn)
 }
 
+thread_local! {
+    /// Set on the thread that queued deliveries ([`insert_deliveries`]), taken by
+    /// [`super::Store::run_write`] once the write has committed, to wake this process's
+    /// delivery worker ([`super::Store::outbox`]).
+    static QUEUED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the work run on this thread since the last call queued deliveries; clears the mark.
+/// A mark left by work that rolled back only costs the worker a look.
+pub(super) fn take_queued() -> bool {
+    QUEUED.with(std::cell::Cell::take)
+}
+
 fn insert_deliveries(
     conn: &mut DbConnection,
     org: &OrgId,
@@ -359,7 +372,9 @@ fn insert_deliveries(
     // A multi-row INSERT: through the backend's own connection, since diesel's
     // `MultiConnection` has no batch insert.
     let insert = diesel::insert_into(event_deliveries::table).values(rows);
-    native!(conn, |c| insert.execute(c)).map(drop)
+    native!(conn, |c| insert.execute(c))?;
+    QUEUED.with(|queued| queued.set(true));
+    Ok(())
 }
 
 /// What an event says about its resource, read in the change's transaction: the state the
@@ -555,62 +570,72 @@ pub struct Attempt<'a> {
     pub response_excerpt: Option<&'a str>,
     /// When to try again after a failure.
     pub retry_at: DateTime<Utc>,
-    /// The subscription's run of failures after this attempt (`None` after a success).
-    pub failing_since: Option<DateTime<Utc>>,
-    /// Disable the subscription, for this reason.
-    pub disable: Option<&'a str>,
-    /// The lease, renewed.
-    pub lease_until: DateTime<Utc>,
 }
 
-/// Records an attempt on `subscription`'s head delivery, if `owner` still holds the lease
-/// (else nothing is written and `false` returned: another worker took over, and will send the
-/// delivery again).
+/// Where a subscription stands after a batch of attempts.
+#[derive(Debug, Clone)]
+pub struct Standing<'a> {
+    /// The subscription's run of failures (`None` after a success).
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Disable the subscription: why, and when.
+    pub disable: Option<(&'a str, DateTime<Utc>)>,
+    /// The lease, renewed until then; `None`: given back in the same write.
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+/// Records `attempts` (a subscription's, in the order they were made) and its `standing`, if
+/// `owner` still holds the subscription's lease (else nothing is written and `false` returned:
+/// another worker took over, and will send the deliveries again). One lease update for the
+/// batch, then one update per attempt.
 pub fn record(
     conn: &mut DbConnection,
     subscription: &str,
     owner: &str,
-    attempt: &Attempt<'_>,
+    attempts: &[Attempt<'_>],
+    standing: &Standing<'_>,
 ) -> QueryResult<bool> {
     let subscription_row = event_subscriptions::table
         .filter(event_subscriptions::id.eq(subscription))
         .filter(event_subscriptions::lease_owner.eq(owner));
     let held = diesel::update(subscription_row)
         .set((
-            event_subscriptions::lease_until.eq(attempt.lease_until.naive_utc()),
-            event_subscriptions::failing_since.eq(attempt.failing_since.map(|t| t.naive_utc())),
+            event_subscriptions::lease_owner.eq(standing.lease_until.map(|_| owner)),
+            event_subscriptions::lease_until.eq(standing.lease_until.map(|t| t.naive_utc())),
+            event_subscriptions::failing_since.eq(standing.failing_since.map(|t| t.naive_utc())),
         ))
         .execute(conn)?;
     if held == 0 {
         return Ok(false);
     }
-    if let Some(reason) = attempt.disable {
-        diesel::update(subscription_row)
+    if let Some((reason, at)) = standing.disable {
+        diesel::update(event_subscriptions::table.find(subscription))
             .set((
                 event_subscriptions::status.eq(DISABLED),
                 event_subscriptions::disabled_reason.eq(reason),
-                event_subscriptions::disabled_at.eq(attempt.at.naive_utc()),
+                event_subscriptions::disabled_at.eq(at.naive_utc()),
             ))
             .execute(conn)?;
     }
-    let at = attempt.at.naive_utc();
-    let delivered = attempt.error.is_none();
-    diesel::update(event_deliveries::table.find(attempt.delivery))
-        .set((
-            event_deliveries::attempts.eq(event_deliveries::attempts + 1),
-            event_deliveries::last_attempt_at.eq(at),
-            event_deliveries::last_status.eq(attempt.status),
-            event_deliveries::last_error.eq(attempt.error),
-            event_deliveries::response_excerpt.eq(attempt.response_excerpt),
-            event_deliveries::status.eq(if delivered { DELIVERED } else { PENDING }),
-            event_deliveries::delivered_at.eq(delivered.then_some(at)),
-            event_deliveries::next_attempt_at.eq(if delivered {
-                at
-            } else {
-                attempt.retry_at.naive_utc()
-            }),
-        ))
-        .execute(conn)?;
+    for attempt in attempts {
+        let at = attempt.at.naive_utc();
+        let delivered = attempt.error.is_none();
+        diesel::update(event_deliveries::table.find(attempt.delivery))
+            .set((
+                event_deliveries::attempts.eq(event_deliveries::attempts + 1),
+                event_deliveries::last_attempt_at.eq(at),
+                event_deliveries::last_status.eq(attempt.status),
+                event_deliveries::last_error.eq(attempt.error),
+                event_deliveries::response_excerpt.eq(attempt.response_excerpt),
+                event_deliveries::status.eq(if delivered { DELIVERED } else { PENDING }),
+                event_deliveries::delivered_at.eq(delivered.then_some(at)),
+                event_deliveries::next_attempt_at.eq(if delivered {
+                    at
+                } else {
+                    attempt.retry_at.naive_utc()
+                }),
+            ))
+            .execute(conn)?;
+    }
     Ok(true)
 }
 

@@ -99,6 +99,9 @@ pub struct Store {
     /// CPU-heavy work that must not occupy the threads database work runs on.
     pub(super) compute: compute::Pool,
     pub(super) admission: Arc<Admission>,
+    /// Notified after this process commits a write that queued event deliveries
+    /// ([`Store::outbox`]).
+    pub(super) outbox: Arc<tokio::sync::Notify>,
 }
 
 /// How a [`Store`] is sized. [`StoreOptions::new`] gives the defaults.
@@ -194,6 +197,7 @@ impl Store {
             writes: std::sync::Arc::new(tokio::sync::Semaphore::new(options.write_queue.max(1))),
             compute,
             admission: Arc::new(Admission::new(options.queries)),
+            outbox: Arc::default(),
         })
     }
 
@@ -234,6 +238,14 @@ impl Store {
         }
     }
 
+    /// Notified (one stored permit) each time a write of this process that queued event
+    /// deliveries has committed: the delivery worker waits on it instead of only polling. Never
+    /// before the commit, so a woken worker always finds the deliveries; other processes on the
+    /// same database are not notified, and find them when they poll.
+    pub fn outbox(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.outbox)
+    }
+
     /// [`Store::run`] for work that writes. On SQLite the work is queued for the writer thread,
     /// which runs it in a savepoint of a shared transaction and answers once that transaction
     /// has committed ([`writer`]: group commit). `f` must leave no transaction open; it opens
@@ -254,18 +266,36 @@ impl Store {
             }));
         };
         let Some(writer) = &self.writer else {
-            return self.run(f).await;
+            // `f` commits its own transaction before it returns.
+            let (result, queued) = self
+                .run(move |conn| {
+                    super::events::take_queued();
+                    let result = f(conn);
+                    Ok::<_, E>((result, super::events::take_queued()))
+                })
+                .await?;
+            if queued && result.is_ok() {
+                self.outbox.notify_one();
+            }
+            return result;
         };
+        let outbox = Arc::clone(&self.outbox);
         let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
         let span = tracing::Span::current();
         let job: writer::Job = Box::new(move |conn: Option<&mut DbConnection>| {
             let result = conn.map(|conn| {
                 let _entered = span.enter();
+                super::events::take_queued();
                 f(conn)
             });
+            let queued = super::events::take_queued();
             writer::Outcome {
                 succeeded: matches!(result, Some(Ok(_))),
                 finish: Box::new(move |failure: Option<writer::Failure>| {
+                    // Called once the batch's transaction has committed (`None`) or failed.
+                    if queued && failure.is_none() && matches!(result, Some(Ok(_))) {
+                        outbox.notify_one();
+                    }
                     let answer = match (result, failure) {
                         // A request that failed on its own reports its own error: nothing of
                         // it was written either way.

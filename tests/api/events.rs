@@ -51,6 +51,9 @@ macro_rules! events_test {
     };
 }
 
+/// How long a stalling [`Receiver`] takes to answer.
+const STALL: Duration = Duration::from_secs(5);
+
 /// One request the receiver got.
 #[derive(Debug, Clone)]
 struct Received {
@@ -59,11 +62,12 @@ struct Received {
 }
 
 /// A webhook receiver on a loopback port. It answers 500 while `down`, 400 with an RFC 8935
-/// error body while `reject`, else 204.
+/// error body while `reject`, else 204; while `stall`, it answers only after [`STALL`].
 #[derive(Clone, Default)]
 pub(crate) struct Receiver {
     received: Arc<Mutex<Vec<Received>>>,
     down: Arc<AtomicBool>,
+    stall: Arc<AtomicBool>,
     reject: Arc<AtomicBool>,
     refused: Arc<AtomicUsize>,
     pub(crate) url: String,
@@ -88,6 +92,9 @@ impl Receiver {
                 move |req: actix_web::HttpRequest, body: actix_web::web::Bytes| {
                     let state = state.clone();
                     async move {
+                        if state.stall.load(Ordering::SeqCst) {
+                            tokio::time::sleep(STALL).await;
+                        }
                         if state.reject.load(Ordering::SeqCst) {
                             state.refused.fetch_add(1, Ordering::SeqCst);
                             return actix_web::HttpResponse::BadRequest()
@@ -196,6 +203,24 @@ impl Receiver {
         }
         let got = self.received.lock().unwrap().len();
         panic!("expected {count} deliveries, got {got}");
+    }
+
+    /// How many requests were accepted so far.
+    fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+
+    /// Waits until `count` requests have been accepted; how long that took, `None` when it did
+    /// not happen within `limit`.
+    async fn within(&self, count: usize, limit: Duration) -> Option<Duration> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < limit {
+            if self.count() >= count {
+                return Some(started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        None
     }
 
     /// Waits until `count` events have arrived (at most 20 s), then returns them verified.
@@ -720,6 +745,46 @@ events_test! {
             .collect();
         let expected: Vec<String> = (0..20).map(|i| format!("user{i}@example.com")).collect();
         assert_eq!(names, expected, "each event once, in order");
+    }
+}
+
+events_test! {
+    async fn a_commit_wakes_the_worker_without_waiting_for_its_poll(app, |s: &mut Settings| {
+        // Polling alone would deliver a minute late.
+        s.events.poll_interval = Duration::from_secs(60);
+    }) {
+        let receiver = Receiver::start();
+        let (_, secret) = subscribe(&app, &receiver.url, Some(vec!["user.created"])).await;
+        // Let the worker's first look (at start) pass, so it sleeps for its poll interval.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for i in 0..3 {
+            app.create_user(&format!("woken{i}@example.com")).await;
+            let took = receiver.within(i + 1, Duration::from_secs(5)).await;
+            assert!(took.is_some(), "event {i} not delivered within 5 s of its commit");
+        }
+        let names: Vec<Value> = receiver.verified(&secret).into_iter().map(|(_, e)| e["data"]["userName"].clone()).collect();
+        assert_eq!(names, vec![json!("woken0@example.com"), json!("woken1@example.com"), json!("woken2@example.com")]);
+    }
+
+    async fn a_stalling_receiver_does_not_hold_back_another_subscription(app) {
+        let (slow, fast) = (Receiver::start(), Receiver::start());
+        subscribe(&app, &slow.url, Some(vec!["user.created"])).await;
+        let (_, secret) = subscribe(&app, &fast.url, Some(vec!["user.created"])).await;
+        slow.stall.store(true, Ordering::SeqCst);
+        app.create_user("first@example.com").await;
+        assert!(fast.within(1, Duration::from_secs(5)).await.is_some());
+        // The slow receiver is now answering the first event (for STALL): the fast one gets
+        // the next events meanwhile, each well within that time.
+        for i in 0..3 {
+            app.create_user(&format!("next{i}@example.com")).await;
+            let took = fast.within(i + 2, STALL / 2).await;
+            assert!(took.is_some(), "event {i} waited for the stalling receiver");
+        }
+        assert_eq!(slow.count(), 0, "the slow receiver answered too early for this test to mean anything");
+        assert_eq!(fast.verified(&secret).len(), 4);
+        // Once it answers, the slow receiver gets every event too, in order.
+        slow.stall.store(false, Ordering::SeqCst);
+        slow.wait_count(4).await;
     }
 }
 
