@@ -32,6 +32,9 @@ diesel::table! {
         deactivated_at -> Nullable<Timestamp>,
         deactivated_by -> Nullable<Text>,
         deactivated_via -> Nullable<Text>,
+        held_at -> Nullable<Timestamp>,
+        held_by -> Nullable<Text>,
+        hold_reason -> Nullable<Text>,
     }
 }
 

@@ -260,6 +260,35 @@ mod every_admin_endpoint_answers_as_the_document_says {
             400,
         )
         .await;
+        let held = call(
+            Method::POST,
+            "/users/{id}/deactivate",
+            &format!("/users/{id}/deactivate"),
+            Some(json!({"reason": "compromised", "hold": true})),
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(held["held"], true, "{held}");
+        let released = call(
+            Method::POST,
+            "/users/{id}/release",
+            &format!("/users/{id}/release"),
+            None,
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(released["held"], false, "{released}");
+        call(
+            Method::POST,
+            "/users/{id}/release",
+            &format!("/users/{unknown}/release"),
+            None,
+            admin,
+            404,
+        )
+        .await;
         call(
             Method::POST,
             "/users/{id}/activate",

@@ -32,6 +32,7 @@ use super::{AdminError, audit, events, rate_limit, requests, tokens, users};
         users::get,
         users::deactivate,
         users::activate,
+        users::release,
         users::deactivate_many,
         users::activate_many,
         audit::list,
@@ -53,7 +54,7 @@ use super::{AdminError, audit, events, rate_limit, requests, tokens, users};
     components(schemas(AdminError)),
     modifiers(&Conventions),
     tags(
-        (name = "users", description = "The org's users: list, read, deactivate, activate (one or many)"),
+        (name = "users", description = "The org's users: list, read, deactivate (with a hold or not), activate (one or many), release a hold"),
         (name = "audit", description = "The org's audit log"),
         (name = "events", description = "Lifecycle event subscriptions and their deliveries (docs/events.md)"),
         (name = "tokens", description = "The org's bearer tokens: mint, list, rotate, revoke"),

@@ -1,4 +1,5 @@
-//! `/admin/v1/users`: list, read, deactivate, activate — the "Manage users" screen.
+//! `/admin/v1/users`: list, read, deactivate (with or without a hold), activate, release — the
+//! "Manage users" screen.
 
 use actix_web::{HttpResponse, web};
 use base64::Engine as _;
@@ -35,6 +36,15 @@ pub struct AdminUser {
     pub deactivated_by: Option<String>,
     /// Through which surface: `scim` or `admin`.
     pub deactivated_via: Option<String>,
+    /// Whether an admin put the user on hold: no SCIM request can reactivate it until an admin
+    /// releases the hold or activates the user.
+    pub held: bool,
+    /// RFC 3339; present while the user is on hold.
+    pub held_at: Option<String>,
+    /// Who set the hold: the admin token's `sub` or `jti`.
+    pub held_by: Option<String>,
+    /// The admin's reason for the hold, if given.
+    pub hold_reason: Option<String>,
     pub created: String,
     pub last_modified: String,
     pub version: String,
@@ -67,6 +77,10 @@ impl From<&UserRow> for AdminUser {
             deactivated_at: row.deactivated_at.map(time),
             deactivated_by: row.deactivated_by.clone(),
             deactivated_via: row.deactivated_via.clone(),
+            held: row.held_at.is_some(),
+            held_at: row.held_at.map(time),
+            held_by: row.held_by.clone(),
+            hold_reason: row.hold_reason.clone(),
             created: time(row.created_at),
             last_modified: time(row.last_modified),
             version: etag(row.version),
@@ -80,6 +94,8 @@ impl From<&UserRow> for AdminUser {
 pub struct ListQuery {
     /// `active` or `deactivated`; absent: both.
     status: Option<String>,
+    /// `true`: only users on hold; `false`: only users not on hold; absent: both.
+    held: Option<bool>,
     /// Text to find in userName, displayName or emails.
     q: Option<String>,
     /// The `nextCursor` of the previous page.
@@ -96,7 +112,7 @@ pub struct UserPage {
     pub next_cursor: Option<String>,
 }
 
-/// `GET /admin/v1/users?status=&q=&cursor=&limit=`
+/// `GET /admin/v1/users?status=&held=&q=&cursor=&limit=`
 #[utoipa::path(get, path = "/admin/v1/users", tag = "users", params(ListQuery),
     responses((status = 200, description = "One page of the org's users", body = UserPage)))]
 pub async fn list(
@@ -127,6 +143,7 @@ pub async fn list(
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let search = AdminUserSearch {
         active,
+        held: query.held,
         text: query.q,
         after,
         // One more than asked tells whether a next page exists.
@@ -162,13 +179,16 @@ pub async fn get(
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeactivateBody {
-    /// Why, recorded in the audit event.
+    /// Why, recorded in the audit event (and with the hold).
     reason: Option<String>,
+    /// `true`: put the user on hold, so that no SCIM request (an IdP's `active: true`) can
+    /// reactivate it until an admin releases the hold or activates the user.
+    hold: Option<bool>,
 }
 
 /// `POST /admin/v1/users/{id}/deactivate`: idempotent; returns the user.
 #[utoipa::path(post, path = "/admin/v1/users/{id}/deactivate", tag = "users", params(("id" = String, Path, description = "The user's id")),
-    request_body(content = Option<DeactivateBody>, description = "Optional: why, recorded in the audit event"),
+    request_body(content = Option<DeactivateBody>, description = "Optional: why, recorded in the audit event; whether to put the user on hold"),
     responses((status = 200, description = "The user, deactivated", body = AdminUser)))]
 pub async fn deactivate(
     admin: Admin,
@@ -179,24 +199,38 @@ pub async fn deactivate(
     check_id("id", &id)?;
     let body = super::read_body(payload).await?;
     // The body is optional; when present it must be the documented JSON.
-    let reason = if body.iter().all(u8::is_ascii_whitespace) {
-        None
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        DeactivateBody::default()
     } else {
-        serde_json::from_slice::<DeactivateBody>(&body)
-            .map_err(|e| {
-                AdminError::invalid(format!(
-                    "the body must be {{\"reason\": \"…\"}} or empty: {e}"
-                ))
-            })?
-            .reason
+        serde_json::from_slice::<DeactivateBody>(&body).map_err(|e| {
+            AdminError::invalid(format!(
+                "the body must be {{\"reason\": \"…\", \"hold\": true|false}} or empty: {e}"
+            ))
+        })?
     };
-    if let Some(reason) = &reason {
+    if let Some(reason) = &body.reason {
         check_text("reason", reason, super::MAX_REASON_CHARS, Lines::Allowed)?;
     }
-    set_active(admin, state, &id, false, reason).await
+    let hold = body.hold.unwrap_or(false);
+    set_active(admin, state, &id, false, body.reason, hold).await
 }
 
-/// `POST /admin/v1/users/{id}/activate`: idempotent; returns the user.
+/// `POST /admin/v1/users/{id}/release`: lifts the user's hold, leaving it deactivated;
+/// idempotent; returns the user.
+#[utoipa::path(post, path = "/admin/v1/users/{id}/release", tag = "users", params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "The user, without a hold (still deactivated)", body = AdminUser)))]
+pub async fn release(
+    admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    check_id("id", &id)?;
+    let actor = Actor::from_principal(&admin.0, Channel::Admin);
+    let row = users::release(&state.store, actor, &id).await?;
+    Ok(HttpResponse::Ok().json(AdminUser::from(&row)))
+}
+
+/// `POST /admin/v1/users/{id}/activate`: idempotent; lifts any hold; returns the user.
 #[utoipa::path(post, path = "/admin/v1/users/{id}/activate", tag = "users", params(("id" = String, Path, description = "The user's id")),
     responses((status = 200, description = "The user, active", body = AdminUser)))]
 pub async fn activate(
@@ -205,7 +239,7 @@ pub async fn activate(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     check_id("id", &id)?;
-    set_active(admin, state, &id, true, None).await
+    set_active(admin, state, &id, true, None, false).await
 }
 
 async fn set_active(
@@ -214,9 +248,10 @@ async fn set_active(
     id: &str,
     active: bool,
     reason: Option<String>,
+    hold: bool,
 ) -> Result<HttpResponse, AdminError> {
     let actor = Actor::from_principal(&admin.0, Channel::Admin);
-    let row = users::set_active(&state.store, actor, id, active, reason).await?;
+    let row = users::set_active(&state.store, actor, id, active, reason, hold).await?;
     Ok(HttpResponse::Ok().json(AdminUser::from(&row)))
 }
 
@@ -228,6 +263,8 @@ pub struct ManyBody {
     ids: Vec<String>,
     /// Why, recorded in each audit event (deactivation only).
     reason: Option<String>,
+    /// Deactivation only: `true` puts each user on hold too.
+    hold: Option<bool>,
 }
 
 /// One user's outcome in the answer of `POST /admin/v1/users/deactivate|activate`.
@@ -286,9 +323,15 @@ async fn set_active_many(
     if let Some(reason) = &body.reason {
         check_text("reason", reason, super::MAX_REASON_CHARS, Lines::Allowed)?;
     }
+    if active && body.hold == Some(true) {
+        return Err(AdminError::invalid(
+            "'hold' applies to a deactivation only; an activation lifts any hold",
+        ));
+    }
+    let hold = body.hold.unwrap_or(false);
     let actor = Actor::from_principal(&admin.0, Channel::Admin);
     let outcomes =
-        bulk_lifecycle::set_active_many(&state.store, &actor, &body.ids, active, body.reason)
+        bulk_lifecycle::set_active_many(&state.store, &actor, &body.ids, active, body.reason, hold)
             .await?;
     Ok(HttpResponse::Ok().json(ManyAnswer {
         results: outcomes

@@ -1,0 +1,226 @@
+//! Lifecycle depth (issue 19): an admin's hold that no IdP can lift; its refusals, audit and
+//! events; release.
+
+use reqwest::{Method, StatusCode};
+use roster::auth::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+
+/// An admin API request; the status and the JSON body (`null` when none).
+async fn admin(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request = app
+        .client
+        .request(method, format!("{}/admin/v1{path}", app.address))
+        .bearer_auth(app.mint(Role::Admin, "default", None));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Creates a user and puts it on hold through the admin API; returns its id.
+async fn held_user(app: &TestApp, user_name: &str, reason: &str) -> String {
+    let id = app.create_user(user_name).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, user) = admin(
+        app,
+        Method::POST,
+        &format!("/users/{id}/deactivate"),
+        Some(json!({"reason": reason, "hold": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["active"], false, "{user}");
+    assert_eq!(user["held"], true, "{user}");
+    assert_eq!(user["holdReason"], reason, "{user}");
+    assert!(user["heldAt"].is_string(), "{user}");
+    assert!(user["heldBy"].is_string(), "{user}");
+    id
+}
+
+fn okta_activate() -> Value {
+    json!([{"op": "replace", "value": {"active": true}}])
+}
+
+/// The actions of the user's audit events, oldest first.
+async fn actions(app: &TestApp, id: &str) -> Vec<String> {
+    app.audit_events(id)
+        .await
+        .into_iter()
+        .map(|e| e.action)
+        .collect()
+}
+
+both_backends! {
+    async fn a_hold_refuses_okta_reactivation_until_released(app) {
+        let id = held_user(&app, "leaver@example.com", "left the company").await;
+        let token = app.mint(Role::Provisioner, "default", Some(&id));
+        assert_scim_error(app.request_as(&token, Method::GET, "/Me", None).await, 401, None).await;
+
+        // Okta's path-less replace, as its next sync sends it.
+        let refused = assert_scim_error(
+            app.patch_user(&id, okta_activate()).await,
+            400,
+            Some("mutability"),
+        )
+        .await;
+        let detail = refused["detail"].as_str().unwrap();
+        assert!(detail.contains("hold"), "{detail}");
+        assert!(detail.contains("\"left the company\""), "the reason: {detail}");
+        assert!(detail.contains(&format!("/admin/v1/users/{id}/release")), "how to lift it: {detail}");
+        let held: Value = app.get_user(&id).await.json().await.unwrap();
+        assert_eq!(held["active"], false, "{held}");
+        // Still refused access.
+        assert_scim_error(app.request_as(&token, Method::GET, "/Me", None).await, 401, None).await;
+
+        // The refusal is in the audit log, though the write was rolled back.
+        let events = app.audit_events(&id).await;
+        let refusal = events
+            .iter()
+            .find(|e| e.action == "user.reactivate_refused")
+            .expect("the refusal is audited");
+        assert_eq!(refusal.channel, "scim");
+        let detail = refusal.detail.as_ref().unwrap().0.clone();
+        assert_eq!(detail["hold"]["holdReason"], "left the company", "{detail}");
+        assert_eq!(
+            events.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+            ["user.create", "user.deactivate", "user.hold", "user.reactivate_refused"]
+        );
+
+        // The admin list finds it by held=true, and not by held=false.
+        let (status, page) = admin(&app, Method::GET, "/users?held=true", None).await;
+        assert_eq!(status, 200);
+        let listed: Vec<&str> = page["users"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap()).collect();
+        assert_eq!(listed, [id.as_str()]);
+        let (_, page) = admin(&app, Method::GET, "/users?held=false", None).await;
+        assert!(page["users"].as_array().unwrap().is_empty(), "{page}");
+
+        // Release: the user stays deactivated, the same PATCH then reactivates.
+        let (status, released) = admin(&app, Method::POST, &format!("/users/{id}/release"), None).await;
+        assert_eq!(status, 200, "{released}");
+        assert_eq!(released["held"], false);
+        assert_eq!(released["active"], false);
+        assert!(released["holdReason"].is_null());
+        let (status, again) = admin(&app, Method::POST, &format!("/users/{id}/release"), None).await;
+        assert_eq!((status, again["version"].clone()), (200, released["version"].clone()), "idempotent");
+
+        let response = app.patch_user(&id, okta_activate()).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let user: Value = response.json().await.unwrap();
+        assert_eq!(user["active"], true);
+        assert_eq!(app.request_as(&token, Method::GET, "/Me", None).await.status(), StatusCode::OK);
+        assert_eq!(
+            actions(&app, &id).await[4..],
+            ["user.release", "user.reactivate"]
+        );
+    }
+
+    async fn a_hold_refuses_every_dialect_as_a_whole(app) {
+        let id = held_user(&app, "compromised@example.com", "credentials leaked").await;
+        let before: Value = app.get_user(&id).await.json().await.unwrap();
+
+        // Entra: the string "True", with another change in the same request.
+        let entra = json!([
+            {"op": "Replace", "path": "displayName", "value": "Renamed"},
+            {"op": "Replace", "path": "active", "value": "True"}
+        ]);
+        assert_scim_error(app.patch_user(&id, entra).await, 400, Some("mutability")).await;
+        // A PATCH that removes `active` (unassigned reads as active).
+        assert_scim_error(
+            app.patch_user(&id, json!([{"op": "remove", "path": "active"}])).await,
+            400,
+            Some("mutability"),
+        )
+        .await;
+        // PUT.
+        let mut put = okta_user("compromised@example.com");
+        put["displayName"] = json!("Renamed by PUT");
+        put.as_object_mut().unwrap().remove("password");
+        assert_scim_error(
+            app.request(Method::PUT, &format!("/Users/{id}"), Some(&put)).await,
+            400,
+            Some("mutability"),
+        )
+        .await;
+        // Bulk: the operation fails with the same error; the others are untouched.
+        let bulk = json!({"schemas": [BULK_REQUEST], "Operations": [{
+            "method": "PATCH", "path": format!("/Users/{id}"),
+            "data": {"schemas": [PATCH_SCHEMA], "Operations": okta_activate()}
+        }]});
+        let response = app.request(Method::POST, "/Bulk", Some(&bulk)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        let result = &body["Operations"][0];
+        assert_eq!(result["status"], "400", "{body}");
+        assert_eq!(result["response"]["scimType"], "mutability", "{body}");
+        assert!(result["response"]["detail"].as_str().unwrap().contains("credentials leaked"), "{body}");
+
+        // Nothing of any of them was applied.
+        let after: Value = app.get_user(&id).await.json().await.unwrap();
+        assert_eq!(after, before);
+        let refusals = actions(&app, &id).await.into_iter().filter(|a| a == "user.reactivate_refused").count();
+        assert_eq!(refusals, 4, "each refused request is audited");
+
+        // A change that does not reactivate goes through: the hold guards `active` only.
+        let response = app.patch_user(&id, json!([{"op": "replace", "path": "displayName", "value": "Still held"}])).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let user: Value = response.json().await.unwrap();
+        assert_eq!((user["displayName"].clone(), user["active"].clone()), (json!("Still held"), json!(false)));
+    }
+
+    async fn an_admin_activation_lifts_the_hold(app) {
+        let id = held_user(&app, "returning@example.com", "on leave").await;
+        let (status, user) = admin(&app, Method::POST, &format!("/users/{id}/activate"), None).await;
+        assert_eq!(status, 200, "{user}");
+        assert_eq!((user["active"].clone(), user["held"].clone()), (json!(true), json!(false)));
+        assert_eq!(
+            actions(&app, &id).await[3..],
+            ["user.release", "user.reactivate"]
+        );
+        // No hold any more: the IdP decides again (last writer wins).
+        assert_eq!(app.patch_user(&id, json!([{"op": "replace", "value": {"active": false}}])).await.status(), StatusCode::OK);
+        assert_eq!(app.patch_user(&id, okta_activate()).await.status(), StatusCode::OK);
+    }
+
+    async fn hold_is_refused_where_it_makes_no_sense(app) {
+        let id = app.create_user("plain@example.com").await["id"].as_str().unwrap().to_owned();
+        let (status, body) = admin(&app, Method::POST, "/users/activate", Some(json!({"ids": [id], "hold": true}))).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"], "invalid_request", "{body}");
+        let (status, body) = admin(&app, Method::POST, &format!("/users/{id}/deactivate"), Some(json!({"hold": "yes"}))).await;
+        assert_eq!(status, 400, "{body}");
+        let (status, body) = admin(&app, Method::GET, "/users?held=maybe", None).await;
+        assert_eq!(status, 400, "{body}");
+        // A deactivation without a hold leaves the IdP in charge.
+        let (_, user) = admin(&app, Method::POST, &format!("/users/{id}/deactivate"), None).await;
+        assert_eq!(user["held"], false);
+        assert_eq!(app.patch_user(&id, okta_activate()).await.status(), StatusCode::OK);
+    }
+
+    async fn bulk_deactivation_with_a_hold_holds_each(app) {
+        let a = app.create_user("a@example.com").await["id"].as_str().unwrap().to_owned();
+        let b = app.create_user("b@example.com").await["id"].as_str().unwrap().to_owned();
+        // b is already deactivated (by the IdP): the hold still applies to it.
+        assert_eq!(app.patch_user(&b, json!([{"op": "replace", "value": {"active": false}}])).await.status(), StatusCode::OK);
+        let (status, body) = admin(&app, Method::POST, "/users/deactivate", Some(json!({"ids": [a, b], "hold": true, "reason": "audit"}))).await;
+        assert_eq!(status, 200, "{body}");
+        let outcomes: Vec<(&str, bool)> = body["results"].as_array().unwrap().iter()
+            .map(|r| (r["outcome"].as_str().unwrap(), r["user"]["held"].as_bool().unwrap()))
+            .collect();
+        assert_eq!(outcomes, [("deactivated", true), ("deactivated", true)], "{body}");
+        for id in [&a, &b] {
+            assert_scim_error(app.patch_user(id, okta_activate()).await, 400, Some("mutability")).await;
+        }
+        // Asked again: unchanged, nothing recorded.
+        let (_, body) = admin(&app, Method::POST, "/users/deactivate", Some(json!({"ids": [a], "hold": true}))).await;
+        assert_eq!(body["results"][0]["outcome"], "unchanged", "{body}");
+    }
+}
