@@ -22,6 +22,8 @@ pub enum EventType {
     UserHeld,
     /// An admin lifted a user's hold.
     UserReleased,
+    /// An admin restored a deleted user.
+    UserRestored,
     GroupCreated,
     GroupUpdated,
     GroupDeleted,
@@ -29,7 +31,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 11] = [
         EventType::UserCreated,
         EventType::UserUpdated,
         EventType::UserDeactivated,
@@ -37,6 +39,7 @@ impl EventType {
         EventType::UserDeleted,
         EventType::UserHeld,
         EventType::UserReleased,
+        EventType::UserRestored,
         EventType::GroupCreated,
         EventType::GroupUpdated,
         EventType::GroupDeleted,
@@ -52,6 +55,7 @@ impl EventType {
             EventType::UserDeleted => "user.deleted",
             EventType::UserHeld => "user.held",
             EventType::UserReleased => "user.released",
+            EventType::UserRestored => "user.restored",
             EventType::GroupCreated => "group.created",
             EventType::GroupUpdated => "group.updated",
             EventType::GroupDeleted => "group.deleted",
@@ -74,6 +78,7 @@ impl EventType {
             "user.delete" => EventType::UserDeleted,
             "user.hold" => EventType::UserHeld,
             "user.release" => EventType::UserReleased,
+            "user.restore" => EventType::UserRestored,
             "group.create" => EventType::GroupCreated,
             "group.update" => EventType::GroupUpdated,
             "group.delete" => EventType::GroupDeleted,
@@ -129,7 +134,8 @@ mod tests {
                 .replace("reactivated", "reactivate")
                 .replace("deleted", "delete")
                 .replace("held", "hold")
-                .replace("released", "release");
+                .replace("released", "release")
+                .replace("restored", "restore");
             assert_eq!(EventType::of_audit_action(&action), Some(t));
         }
         assert_eq!(EventType::parse("User.Created"), None);

@@ -42,6 +42,9 @@ pub const HOLD: &str = "urn:x-roster:event:user:hold";
 /// roster's own event: an admin lifted a user's hold.
 pub const RELEASE: &str = "urn:x-roster:event:user:release";
 
+/// roster's own event: an admin restored a deleted user (RFC 9967 has no undelete).
+pub const RESTORE: &str = "urn:x-roster:event:user:restore";
+
 /// Every RFC 9967 event URI roster sends: `securityEvents.eventUris` of
 /// `/ServiceProviderConfig` (RFC 9967 §4).
 pub const EVENT_URIS: [&str; 5] = [CREATE_NOTICE, PATCH_NOTICE, DELETE, ACTIVATE, DEACTIVATE];
@@ -58,6 +61,7 @@ pub fn event_uri(kind: EventType) -> &'static str {
         EventType::UserDeleted | EventType::GroupDeleted => DELETE,
         EventType::UserHeld => HOLD,
         EventType::UserReleased => RELEASE,
+        EventType::UserRestored => RESTORE,
     }
 }
 

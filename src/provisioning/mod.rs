@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod bulk_lifecycle;
 pub mod connectors;
 pub mod console;
+pub mod deleted_users;
 pub mod delivery;
 pub mod event_key;
 pub mod events;

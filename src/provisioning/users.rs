@@ -18,6 +18,7 @@ use crate::scim::ScimError;
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::resource;
 use crate::scim::schema::USER_RESOURCE;
+use crate::store::deleted_users;
 use crate::store::filter::SqlBool;
 use crate::store::users::{self, Deactivation, Page, UserData, UserRow};
 use crate::store::{Store, unique_violation, write_tx};
@@ -281,7 +282,10 @@ pub async fn release(store: &Store, actor: Actor, id: &str) -> Result<UserRow, S
     .await
 }
 
-/// `DELETE /Users/{id}` (RFC 7644 §3.6). Audited; the user's tokens stop working.
+/// `DELETE /Users/{id}` (RFC 7644 §3.6). Audited; the user's tokens stop working. The user
+/// moves to the deleted users (`store::deleted_users`) in the same transaction: gone for SCIM
+/// (404 from now on), every list, filter, group and token check, its `userName` free at once,
+/// and restorable by an admin until purged (`super::deleted_users`).
 pub async fn delete(
     store: &Store,
     actor: Actor,
@@ -296,8 +300,9 @@ pub async fn delete(
                 precondition.check("user", current.version)?;
                 let now = clock::now();
                 // Its memberships go in the same transaction; each group it was in gets a new
-                // version and a `group.update` event.
-                membership::detach_member(conn, &actor, id.as_str(), now)?;
+                // version and a `group.update` event. A restore does not re-add them: the audit
+                // event of the deletion lists them.
+                let removed = membership::detach_member(conn, &actor, id.as_str(), now)?;
                 // Recorded before the row goes, so that its event can name the user.
                 audit::record(
                     conn,
@@ -305,9 +310,17 @@ pub async fn delete(
                     "user.delete",
                     ("User", id.as_str()),
                     Vec::new(),
-                    None,
+                    (!removed.is_empty())
+                        .then(|| serde_json::json!({ "removedFromGroups": removed })),
                     now,
                 )?;
+                let deletion = deleted_users::Deletion {
+                    at: now,
+                    by: &actor.id,
+                    via: actor.channel.as_str(),
+                    removed_groups: &removed,
+                };
+                deleted_users::keep(conn, &current, &deletion)?;
                 users::delete(conn, &actor.org, &id)?;
                 Ok(())
             })

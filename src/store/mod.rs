@@ -29,6 +29,7 @@ pub mod budget;
 pub mod caseless;
 pub mod compute;
 pub mod console;
+pub mod deleted_users;
 pub mod events;
 pub mod fair;
 pub mod filter;

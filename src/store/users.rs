@@ -681,7 +681,7 @@ pub fn search(conn: &mut DbConnection, org: &OrgId, search: &Search) -> QueryRes
 }
 
 /// Mirrors `emails` and `phoneNumbers` of a resource into their child tables.
-fn write_children(
+pub(super) fn write_children(
     conn: &mut DbConnection,
     org: &OrgId,
     id: &UserId,

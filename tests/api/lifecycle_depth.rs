@@ -224,3 +224,96 @@ both_backends! {
         assert_eq!(body["results"][0]["outcome"], "unchanged", "{body}");
     }
 }
+
+/// The ids of a SCIM list response's resources.
+async fn listed_ids(app: &TestApp, path: &str) -> Vec<String> {
+    let response = app.request(Method::GET, path, None).await;
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    let body: Value = response.json().await.unwrap();
+    body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+both_backends! {
+    async fn a_deleted_user_is_gone_everywhere_and_restorable(app) {
+        let user = app.create_user("mistake@example.com").await;
+        let id = user["id"].as_str().unwrap().to_owned();
+        let token = app.mint(Role::Provisioner, "default", Some(&id));
+        let group = app
+            .request(Method::POST, "/Groups", Some(&json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Engineering",
+                "members": [{"value": id}]
+            })))
+            .await;
+        assert_eq!(group.status(), StatusCode::CREATED);
+        let group_id = group.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let before: Value = app.get_user(&id).await.json().await.unwrap();
+
+        let response = app.request(Method::DELETE, &format!("/Users/{id}"), None).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+        // Gone for SCIM: 404, not listed, not matched by a filter, not a member, token refused.
+        assert_scim_error(app.get_user(&id).await, 404, None).await;
+        assert_scim_error(app.request(Method::DELETE, &format!("/Users/{id}"), None).await, 404, None).await;
+        assert!(!listed_ids(&app, "/Users").await.contains(&id));
+        assert!(listed_ids(&app, "/Users?filter=userName%20eq%20%22mistake@example.com%22").await.is_empty());
+        assert!(listed_ids(&app, "/Users?filter=externalId%20eq%20%22okta-mistake@example.com%22").await.is_empty());
+        let group: Value = app.request(Method::GET, &format!("/Groups/{group_id}"), None).await.json().await.unwrap();
+        assert!(group.get("members").is_none_or(|m| m.as_array().unwrap().is_empty()), "{group}");
+        assert_scim_error(app.request_as(&token, Method::GET, "/Me", None).await, 401, None).await;
+        let (_, page) = admin(&app, Method::GET, "/users", None).await;
+        assert!(page["users"].as_array().unwrap().is_empty(), "{page}");
+
+        // Listed as deleted, with the groups it lost.
+        let (status, page) = admin(&app, Method::GET, "/users?status=deleted", None).await;
+        assert_eq!(status, 200, "{page}");
+        let deleted = &page["users"][0];
+        assert_eq!(deleted["id"], id.as_str(), "{page}");
+        assert_eq!(deleted["userName"], "mistake@example.com");
+        assert_eq!(deleted["deletedVia"], "scim");
+        assert_eq!(deleted["removedFromGroups"], json!([group_id]));
+        let delete_event = app.audit_events(&id).await.into_iter().find(|e| e.action == "user.delete").unwrap();
+        assert_eq!(delete_event.detail.unwrap().0["removedFromGroups"], json!([group_id]));
+
+        // Its userName is free at once; while taken, the restore is refused naming the holder.
+        let again = app.create_user("Mistake@Example.com").await;
+        let holder = again["id"].as_str().unwrap().to_owned();
+        assert_ne!(holder, id);
+        let (status, refused) = admin(&app, Method::POST, &format!("/users/{id}/restore"), None).await;
+        assert_eq!(status, 409, "{refused}");
+        assert_eq!(refused["error"], "user_name_taken", "{refused}");
+        assert!(refused["message"].as_str().unwrap().contains(&holder), "names the holder: {refused}");
+        let (_, page) = admin(&app, Method::GET, "/users?status=deleted", None).await;
+        assert_eq!(page["users"].as_array().unwrap().len(), 1, "a refused restore changes nothing");
+
+        // Once free again, the restore brings back the same id and attributes, a new version.
+        assert_eq!(app.request(Method::DELETE, &format!("/Users/{holder}"), None).await.status(), StatusCode::NO_CONTENT);
+        let (status, restored) = admin(&app, Method::POST, &format!("/users/{id}/restore"), None).await;
+        assert_eq!(status, 200, "{restored}");
+        assert_eq!(restored["id"], id.as_str());
+        let after: Value = app.get_user(&id).await.json().await.unwrap();
+        for key in ["userName", "name", "emails", "displayName", "externalId", "active", "locale"] {
+            assert_eq!(after[key], before[key], "{key}");
+        }
+        assert_eq!(after["meta"]["created"], before["meta"]["created"]);
+        assert_ne!(after["meta"]["version"], before["meta"]["version"]);
+        assert!(after.get("groups").is_none_or(|g| g.as_array().unwrap().is_empty()), "memberships are not re-added: {after}");
+        assert_eq!(app.request_as(&token, Method::GET, "/Me", None).await.status(), StatusCode::OK);
+        assert_eq!(listed_ids(&app, "/Users?filter=userName%20eq%20%22mistake@example.com%22").await, vec![id.clone()]);
+        let events = app.audit_events(&id).await;
+        let restore = events.iter().find(|e| e.action == "user.restore").expect("audited");
+        assert_eq!(restore.detail.as_ref().unwrap().0["removedFromGroups"], json!([group_id]));
+        let (_, page) = admin(&app, Method::GET, "/users?status=deleted", None).await;
+        assert_eq!(page["users"].as_array().unwrap().len(), 1, "only the holder, deleted since: {page}");
+        assert_eq!(page["users"][0]["id"], holder.as_str());
+
+        // An id that is not deleted: 404.
+        let (status, body) = admin(&app, Method::POST, &format!("/users/{id}/restore"), None).await;
+        assert_eq!((status, body["error"].as_str()), (404, Some("not_found")), "{body}");
+    }
+}

@@ -289,6 +289,45 @@ mod every_admin_endpoint_answers_as_the_document_says {
             404,
         )
         .await;
+        let gone = app.create_user("deleted-then-restored@example.com").await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            app.request(Method::DELETE, &format!("/Users/{gone}"), None)
+                .await
+                .status(),
+            reqwest::StatusCode::NO_CONTENT
+        );
+        let deleted = call(
+            Method::GET,
+            "/users",
+            "/users?status=deleted",
+            None,
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(deleted["users"][0]["id"], gone.as_str(), "{deleted}");
+        let restored = call(
+            Method::POST,
+            "/users/{id}/restore",
+            &format!("/users/{gone}/restore"),
+            None,
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(restored["id"], gone.as_str(), "{restored}");
+        call(
+            Method::POST,
+            "/users/{id}/restore",
+            &format!("/users/{gone}/restore"),
+            None,
+            admin,
+            404,
+        )
+        .await;
         call(
             Method::POST,
             "/users/{id}/activate",

@@ -48,6 +48,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/users/{id}/deactivate").route(web::post().to(users::deactivate)))
         .service(web::resource("/users/{id}/activate").route(web::post().to(users::activate)))
         .service(web::resource("/users/{id}/release").route(web::post().to(users::release)))
+        .service(web::resource("/users/{id}/restore").route(web::post().to(users::restore)))
         .service(web::resource("/audit-events").route(web::get().to(audit::list)))
         .service(
             web::resource("/event-subscriptions")

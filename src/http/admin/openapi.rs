@@ -33,6 +33,7 @@ use super::{AdminError, audit, events, rate_limit, requests, tokens, users};
         users::deactivate,
         users::activate,
         users::release,
+        users::restore,
         users::deactivate_many,
         users::activate_many,
         audit::list,

@@ -503,6 +503,7 @@ fn action_label(action: &str) -> &str {
         "user.hold" => "Put on hold",
         "user.release" => "Hold released",
         "user.reactivate_refused" => "Reactivation refused (hold)",
+        "user.restore" => "Restored",
         "group.create" => "Group created",
         "group.update" => "Group updated",
         "group.delete" => "Group deleted",
@@ -588,7 +589,7 @@ pub struct AuditView<'a> {
 }
 
 /// The actions the audit page filters by.
-pub const ACTIONS: [&str; 11] = [
+pub const ACTIONS: [&str; 12] = [
     "user.create",
     "user.update",
     "user.deactivate",
@@ -597,6 +598,7 @@ pub const ACTIONS: [&str; 11] = [
     "user.hold",
     "user.release",
     "user.reactivate_refused",
+    "user.restore",
     "group.create",
     "group.update",
     "group.delete",
