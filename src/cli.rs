@@ -48,6 +48,23 @@ pub enum Command {
     /// Mint and revoke bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Purge deleted users for good (their data, and their names in the audit and event
+    /// records kept): those deleted more than `--retention-days` ago, or with `--now` all of
+    /// them (a right-to-erasure request), or with `--user` one. Recorded in the org's audit log.
+    Purge {
+        /// The organization whose deleted users are purged.
+        #[arg(long)]
+        org: String,
+        /// Purge every deleted user of the org now, however recently deleted.
+        #[arg(long, conflicts_with = "user")]
+        now: bool,
+        /// Purge this deleted user only, now.
+        #[arg(long)]
+        user: Option<String>,
+        /// Without `--now` or `--user`: purge the users deleted longer ago than this.
+        #[arg(long, default_value_t = operator::DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(i64).range(0..=36_500))]
+        retention_days: i64,
+    },
     /// Print a one-time link that signs in to the admin console as the org's admin.
     ConsoleLink {
         /// The organization to administer.
@@ -178,6 +195,31 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 link.jti,
                 link.jti
             );
+            Ok(())
+        }
+        Command::Purge {
+            org,
+            now,
+            user,
+            retention_days,
+        } => {
+            let org = OrgId::parse(&org).map_err(anyhow::Error::msg)?;
+            let scope = match (now, user) {
+                (_, Some(user)) => operator::PurgeScope::User(user),
+                (true, None) => operator::PurgeScope::All,
+                (false, None) => {
+                    operator::PurgeScope::OlderThan(chrono::Duration::days(retention_days))
+                }
+            };
+            let store = open_store(&settings)?;
+            let purged = operator::purge_deleted_users(&store, &org, &scope, crate::clock::now())?;
+            eprintln!(
+                "purged {} deleted user(s) of organization '{org}'",
+                purged.len()
+            );
+            for id in purged {
+                println!("{id}");
+            }
             Ok(())
         }
         Command::Token(TokenCommand::Revoke { jti, org }) => {

@@ -24,6 +24,8 @@ pub enum EventType {
     UserReleased,
     /// An admin restored a deleted user.
     UserRestored,
+    /// A deleted user was purged for good.
+    UserPurged,
     GroupCreated,
     GroupUpdated,
     GroupDeleted,
@@ -31,7 +33,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         EventType::UserCreated,
         EventType::UserUpdated,
         EventType::UserDeactivated,
@@ -40,6 +42,7 @@ impl EventType {
         EventType::UserHeld,
         EventType::UserReleased,
         EventType::UserRestored,
+        EventType::UserPurged,
         EventType::GroupCreated,
         EventType::GroupUpdated,
         EventType::GroupDeleted,
@@ -56,6 +59,7 @@ impl EventType {
             EventType::UserHeld => "user.held",
             EventType::UserReleased => "user.released",
             EventType::UserRestored => "user.restored",
+            EventType::UserPurged => "user.purged",
             EventType::GroupCreated => "group.created",
             EventType::GroupUpdated => "group.updated",
             EventType::GroupDeleted => "group.deleted",
@@ -79,6 +83,7 @@ impl EventType {
             "user.hold" => EventType::UserHeld,
             "user.release" => EventType::UserReleased,
             "user.restore" => EventType::UserRestored,
+            "user.purge" => EventType::UserPurged,
             "group.create" => EventType::GroupCreated,
             "group.update" => EventType::GroupUpdated,
             "group.delete" => EventType::GroupDeleted,
@@ -135,7 +140,8 @@ mod tests {
                 .replace("deleted", "delete")
                 .replace("held", "hold")
                 .replace("released", "release")
-                .replace("restored", "restore");
+                .replace("restored", "restore")
+                .replace("purged", "purge");
             assert_eq!(EventType::of_audit_action(&action), Some(t));
         }
         assert_eq!(EventType::parse("User.Created"), None);

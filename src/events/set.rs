@@ -45,6 +45,9 @@ pub const RELEASE: &str = "urn:x-roster:event:user:release";
 /// roster's own event: an admin restored a deleted user (RFC 9967 has no undelete).
 pub const RESTORE: &str = "urn:x-roster:event:user:restore";
 
+/// roster's own event: a deleted user was purged for good.
+pub const PURGE: &str = "urn:x-roster:event:user:purge";
+
 /// Every RFC 9967 event URI roster sends: `securityEvents.eventUris` of
 /// `/ServiceProviderConfig` (RFC 9967 §4).
 pub const EVENT_URIS: [&str; 5] = [CREATE_NOTICE, PATCH_NOTICE, DELETE, ACTIVATE, DEACTIVATE];
@@ -62,6 +65,7 @@ pub fn event_uri(kind: EventType) -> &'static str {
         EventType::UserHeld => HOLD,
         EventType::UserReleased => RELEASE,
         EventType::UserRestored => RESTORE,
+        EventType::UserPurged => PURGE,
     }
 }
 

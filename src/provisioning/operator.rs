@@ -1,5 +1,5 @@
 //! What an operator does with the `roster` command line (docs/operations.md): create an
-//! organization (tokens are minted and revoked through [`super::tokens`], the same code as the
+//! organization, purge deleted users (tokens are minted and revoked through [`super::tokens`], the same code as the
 //! admin API's).
 //! Each write runs in one transaction with its audit event, channel `cli`, actor
 //! [`OPERATOR`] (docs/architecture.md §2, §6).
@@ -11,7 +11,9 @@
 use super::{Actor, Channel};
 use crate::clock;
 use crate::ids::OrgId;
+use crate::ids::UserId;
 use crate::store::audit::{self, NewEvent};
+use crate::store::deleted_users;
 use crate::store::{Store, StoreError, orgs, unique_violation, write_tx};
 
 /// The actor the command line's audit events name: whoever runs `roster` on the server.
@@ -37,6 +39,11 @@ pub enum OperatorError {
     /// A command for an org that does not exist.
     #[error("organization '{0}' does not exist: create it with `roster org create {0}`")]
     NoSuchOrg(OrgId),
+    /// `purge --user` of an id that is not a deleted user of the org.
+    #[error(
+        "no deleted user with id '{0}' in this organization (purged already, never deleted, or another org's)"
+    )]
+    NoSuchDeletedUser(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -69,6 +76,83 @@ pub fn create_org(store: &Store, org: &OrgId, name: &str) -> Result<(), Operator
             now,
         )
     })
+}
+
+/// Which deleted users `roster purge` removes.
+#[derive(Debug, Clone)]
+pub enum PurgeScope {
+    /// Those deleted before `now` minus this retention (`roster purge --org …`).
+    OlderThan(chrono::Duration),
+    /// All of them, now (`--now`: a right-to-erasure request).
+    All,
+    /// This one, now (`--user <id>`), however recently deleted.
+    User(String),
+}
+
+/// The retention `roster purge` applies without `--now`: deleted users are restorable for 30
+/// days.
+pub const DEFAULT_RETENTION_DAYS: i64 = 30;
+
+/// Deleted users purged per transaction (each user is its own transaction; a batch is read at
+/// a time).
+const PURGE_BATCH: i64 = 100;
+
+/// `roster purge`: removes deleted users of `org` for good — their row, the free text about
+/// them in audit details and their names in kept event deliveries
+/// ([`deleted_users::purge`]); each in its own transaction with its audit event `user.purge`
+/// (channel `cli`; an event `user.purged` for subscriptions). `now` is a parameter, so the
+/// retention is decided by the caller's clock (tests drive it without waiting). Returns the
+/// ids purged.
+pub fn purge_deleted_users(
+    store: &Store,
+    org: &OrgId,
+    scope: &PurgeScope,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<String>, OperatorError> {
+    let mut conn = store.conn()?;
+    if !orgs::exists(&mut conn, org)? {
+        return Err(OperatorError::NoSuchOrg(org.clone()));
+    }
+    let actor = Actor::operator(org.clone());
+    let before = match scope {
+        PurgeScope::OlderThan(retention) => now.checked_sub_signed(*retention).unwrap_or(now),
+        PurgeScope::All | PurgeScope::User(_) => now,
+    };
+    let mut purged = Vec::new();
+    loop {
+        let batch = match scope {
+            PurgeScope::User(id) => {
+                let id = UserId::parse(id)
+                    .ok_or_else(|| OperatorError::NoSuchDeletedUser(id.clone()))?;
+                if deleted_users::find(&mut conn, org, &id)?.is_none() {
+                    return Err(OperatorError::NoSuchDeletedUser(id.as_str().to_owned()));
+                }
+                vec![id.as_str().to_owned()]
+            }
+            _ => deleted_users::expired(&mut conn, org, before, PURGE_BATCH)?,
+        };
+        if batch.is_empty() {
+            break;
+        }
+        let mut progressed = false;
+        for id in batch {
+            let done = write_tx(&mut conn, |conn| {
+                if !deleted_users::purge(conn, org, &id)? {
+                    return Ok::<bool, OperatorError>(false);
+                }
+                record(conn, &actor, "user.purge", "User", &id, crate::clock::now())?;
+                Ok(true)
+            })?;
+            if done {
+                progressed = true;
+                purged.push(id);
+            }
+        }
+        if matches!(scope, PurgeScope::User(_)) || !progressed {
+            break;
+        }
+    }
+    Ok(purged)
 }
 
 /// Appends the audit event of an operator's change (no attributes: none of a resource).

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::DbConnection;
 use super::json::Doc;
-use super::schema::{deleted_users, users};
+use super::schema::{audit_events, deleted_users, event_deliveries, users};
 use super::users::{UserRow, user_name_key};
 use crate::ids::{OrgId, UserId};
 
@@ -194,4 +194,136 @@ pub fn restore(
         held_by: row.held_by.clone(),
         hold_reason: row.hold_reason.clone(),
     })
+}
+
+/// The ids of `org`'s deleted users deleted before `before`, at most `limit`, oldest id first.
+pub fn expired(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    deleted_users::table
+        .filter(deleted_users::org_id.eq(org.as_str()))
+        .filter(deleted_users::deleted_at.lt(before.naive_utc()))
+        .select(deleted_users::id)
+        .order(deleted_users::id.asc())
+        .limit(limit)
+        .load(conn)
+}
+
+/// Purges the deleted user `id` of `org`, in the caller's transaction: its row goes (the claim:
+/// of two purges racing, one deletes it and the other finds nothing and does nothing), and the
+/// personal data that stays about it elsewhere is removed — free text in the details of the
+/// audit events about it (`reason`, `holdReason`; the events themselves, their ids, actions,
+/// times and attribute names stay), and `userName`, `externalId` and `displayName` of it in
+/// the bodies of the event deliveries kept. Returns whether it was there to purge.
+pub fn purge(conn: &mut DbConnection, org: &OrgId, id: &str) -> QueryResult<bool> {
+    let deleted = diesel::delete(
+        deleted_users::table
+            .filter(deleted_users::org_id.eq(org.as_str()))
+            .filter(deleted_users::id.eq(id)),
+    )
+    .execute(conn)?;
+    if deleted == 0 {
+        return Ok(false);
+    }
+    let events: Vec<(i64, Option<Doc>)> = audit_events::table
+        .filter(audit_events::org_id.eq(org.as_str()))
+        .filter(audit_events::target_id.eq(id))
+        .filter(audit_events::detail.is_not_null())
+        .select((audit_events::id, audit_events::detail))
+        .load(conn)?;
+    for (event, detail) in events {
+        let Some(Doc(mut detail)) = detail else {
+            continue;
+        };
+        if scrub_free_text(&mut detail) {
+            diesel::update(audit_events::table.filter(audit_events::id.eq(event)))
+                .set(audit_events::detail.eq(Some(Doc(detail))))
+                .execute(conn)?;
+        }
+    }
+    // Ids are UUIDs: a body that names one is about that user (as the resource or a member).
+    let deliveries: Vec<(i64, String)> = event_deliveries::table
+        .filter(event_deliveries::org_id.eq(org.as_str()))
+        .filter(event_deliveries::body.like(format!("%{id}%")))
+        .select((event_deliveries::id, event_deliveries::body))
+        .load(conn)?;
+    for (delivery, body) in deliveries {
+        let Ok(mut json) = serde_json::from_str::<Value>(&body) else {
+            continue;
+        };
+        if scrub_names_of(&mut json, id) {
+            diesel::update(event_deliveries::table.filter(event_deliveries::id.eq(delivery)))
+                .set(event_deliveries::body.eq(json.to_string()))
+                .execute(conn)?;
+        }
+    }
+    Ok(true)
+}
+
+/// Removes the free-text fields an admin wrote about a person (`reason`, `holdReason`) from an
+/// audit detail, at any depth. Returns whether anything was removed.
+fn scrub_free_text(value: &mut Value) -> bool {
+    match value {
+        Value::Object(map) => {
+            let mut changed = false;
+            for key in ["reason", "holdReason"] {
+                changed |= map.remove(key).is_some();
+            }
+            for v in map.values_mut() {
+                changed |= scrub_free_text(v);
+            }
+            changed
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |c, v| scrub_free_text(v) | c),
+        _ => false,
+    }
+}
+
+/// Removes `userName`, `externalId` and `displayName` from every object of `value` whose `id`
+/// is `id` (a webhook's `data`, a SET's `sub_id`). Returns whether anything was removed.
+fn scrub_names_of(value: &mut Value, id: &str) -> bool {
+    match value {
+        Value::Object(map) => {
+            let mut changed = false;
+            if map.get("id").and_then(Value::as_str) == Some(id) {
+                for key in ["userName", "externalId", "displayName"] {
+                    changed |= map.remove(key).is_some();
+                }
+            }
+            for v in map.values_mut() {
+                changed |= scrub_names_of(v, id);
+            }
+            changed
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |c, v| scrub_names_of(v, id) | c),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn scrubbing_removes_names_of_the_user_only_and_free_text() {
+        let mut body = json!({"type": "user.deleted", "data": {"id": "u1", "userName": "a@x", "externalId": "e", "actor": {"id": "u2", "userName": "keep"}}});
+        assert!(scrub_names_of(&mut body, "u1"));
+        assert_eq!(
+            body,
+            json!({"type": "user.deleted", "data": {"id": "u1", "actor": {"id": "u2", "userName": "keep"}}})
+        );
+        assert!(!scrub_names_of(&mut body, "u1"), "nothing left to remove");
+        let mut detail = json!({"reason": "left", "hold": {"heldBy": "admin", "holdReason": "fraud"}, "removedFromGroups": ["g"]});
+        assert!(scrub_free_text(&mut detail));
+        assert_eq!(
+            detail,
+            json!({"hold": {"heldBy": "admin"}, "removedFromGroups": ["g"]})
+        );
+    }
 }

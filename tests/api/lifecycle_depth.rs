@@ -317,3 +317,156 @@ both_backends! {
         assert_eq!((status, body["error"].as_str()), (404, Some("not_found")), "{body}");
     }
 }
+
+/// Runs `roster <args…>` against the app's database, as an operator on the server would.
+async fn roster_cli(app: &TestApp, args: &[&str]) -> anyhow::Result<()> {
+    use clap::Parser;
+    let mut cli =
+        roster::cli::Cli::try_parse_from(std::iter::once("roster").chain(args.iter().copied()))?;
+    cli.settings = app.settings.clone();
+    tokio::task::spawn_blocking(move || roster::cli::run(cli))
+        .await
+        .unwrap()
+}
+
+/// The bodies of the deliveries of subscription `id` in the `default` org.
+async fn delivery_bodies(app: &TestApp, subscription: &str) -> Vec<String> {
+    let store = app.store.clone();
+    let subscription = subscription.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let org = roster::ids::OrgId::parse("default").unwrap();
+        roster::store::events::deliveries(&mut store.conn().unwrap(), &org, &subscription, 1000)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.body)
+            .collect()
+    })
+    .await
+    .unwrap()
+}
+
+/// Purge after the retention, driven by the clock given to the use case, not by waiting.
+async fn purge_after_retention(app: TestApp) {
+    let receiver = crate::events::Receiver::start();
+    let (subscription, _) = crate::events::subscribe(&app, &receiver.url, None).await;
+    let id = held_user(&app, "erase.me@example.com", "Erase Me asked to leave").await;
+    let keep = app.create_user("keep@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for user in [&id, &keep] {
+        let response = app
+            .request(Method::DELETE, &format!("/Users/{user}"), None)
+            .await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+    let bodies = delivery_bodies(&app, &subscription).await;
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b.contains(&id) && b.contains("erase.me@example.com"))
+    );
+
+    // Within the retention (30 days by default) the job purges nothing: both can be restored.
+    roster_cli(&app, &["purge", "--org", "default"])
+        .await
+        .unwrap();
+    let (_, page) = admin(&app, Method::GET, "/users?status=deleted", None).await;
+    assert_eq!(page["users"].as_array().unwrap().len(), 2, "{page}");
+
+    // 31 days later, by the use case's clock.
+    let later = roster::clock::now() + chrono::Duration::days(31);
+    let org = roster::ids::OrgId::parse("default").unwrap();
+    let store = app.store.clone();
+    let purged = tokio::task::spawn_blocking(move || {
+        roster::provisioning::operator::purge_deleted_users(
+            &store,
+            &org,
+            &roster::provisioning::operator::PurgeScope::OlderThan(chrono::Duration::days(30)),
+            later,
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(purged.len(), 2);
+    assert!(purged.contains(&id));
+
+    // The personal data is gone: not restorable, not listed, names out of the kept deliveries.
+    let (status, _) = admin(&app, Method::POST, &format!("/users/{id}/restore"), None).await;
+    assert_eq!(status, 404);
+    let (_, page) = admin(&app, Method::GET, "/users?status=deleted", None).await;
+    assert!(page["users"].as_array().unwrap().is_empty(), "{page}");
+    let bodies = delivery_bodies(&app, &subscription).await;
+    assert!(
+        bodies.iter().any(|b| b.contains(&id)),
+        "the deliveries stay, by id"
+    );
+    for body in &bodies {
+        assert!(!body.contains("erase.me@example.com"), "{body}");
+        assert!(!body.contains("okta-erase.me"), "{body}");
+    }
+
+    // The audit trail stays, by id, without the free text about the person.
+    let events = app.audit_events(&id).await;
+    let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "user.create",
+            "user.deactivate",
+            "user.hold",
+            "user.delete",
+            "user.purge"
+        ]
+    );
+    for event in &events {
+        assert_eq!(event.target_id, id);
+        let detail = event
+            .detail
+            .as_ref()
+            .map(|d| d.0.to_string())
+            .unwrap_or_default();
+        assert!(!detail.contains("Erase Me"), "{detail}");
+    }
+    assert_eq!(events[4].channel, "cli");
+
+    // A right-to-erasure request for one user, deleted a moment ago: --user, at once.
+    let now_gone = app.create_user("now@example.com").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.request(Method::DELETE, &format!("/Users/{now_gone}"), None)
+        .await;
+    roster_cli(&app, &["purge", "--org", "default", "--user", &now_gone])
+        .await
+        .unwrap();
+    let (status, _) = admin(
+        &app,
+        Method::POST,
+        &format!("/users/{now_gone}/restore"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let refused = roster_cli(&app, &["purge", "--org", "default", "--user", &now_gone]).await;
+    assert!(refused.unwrap_err().to_string().contains("no deleted user"));
+    let refused = roster_cli(&app, &["purge", "--org", "nowhere", "--now"]).await;
+    assert!(refused.unwrap_err().to_string().contains("does not exist"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_after_retention_sqlite() {
+    purge_after_retention(
+        TestApp::spawn_with(Backend::Sqlite, |s| s.events.allow_insecure = true).await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purge_after_retention_postgres() {
+    purge_after_retention(
+        TestApp::spawn_with(Backend::Postgres, |s| s.events.allow_insecure = true).await,
+    )
+    .await;
+}
