@@ -37,6 +37,7 @@ fn declared() -> Tables {
         scim_requests,
         console_sessions,
         console_links,
+        deleted_users,
     ];
     let mut tables = Tables::new();
     for sql in selects {
