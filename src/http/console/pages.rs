@@ -589,7 +589,7 @@ pub struct AuditView<'a> {
 }
 
 /// The actions the audit page filters by.
-pub const ACTIONS: [&str; 12] = [
+pub const ACTIONS: [&str; 13] = [
     "user.create",
     "user.update",
     "user.deactivate",
@@ -599,13 +599,14 @@ pub const ACTIONS: [&str; 12] = [
     "user.release",
     "user.reactivate_refused",
     "user.restore",
+    "user.purge",
     "group.create",
     "group.update",
     "group.delete",
 ];
 
 /// The channels the audit page filters by.
-pub const CHANNELS: [&str; 3] = ["scim", "admin", "cli"];
+pub const CHANNELS: [&str; 4] = ["scim", "admin", "cli", "system"];
 
 /// Audit log.
 pub fn audit(view: &AuditView<'_>) -> Markup {
