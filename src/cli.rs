@@ -49,7 +49,7 @@ pub enum Command {
     #[command(subcommand)]
     Token(TokenCommand),
     /// Purge deleted users for good (their data, and their names in the audit and event
-    /// records kept): those deleted more than `--retention-days` ago, or with `--now` all of
+    /// records kept): those deleted longer ago than the org's retention (or `--retention-days`), or with `--now` all of
     /// them (a right-to-erasure request), or with `--user` one. Recorded in the org's audit log.
     Purge {
         /// The organization whose deleted users are purged.
@@ -61,9 +61,10 @@ pub enum Command {
         /// Purge this deleted user only, now.
         #[arg(long)]
         user: Option<String>,
-        /// Without `--now` or `--user`: purge the users deleted longer ago than this.
-        #[arg(long, default_value_t = operator::DEFAULT_RETENTION_DAYS, value_parser = clap::value_parser!(i64).range(0..=36_500))]
-        retention_days: i64,
+        /// Without `--now` or `--user`: purge the users deleted longer ago than this, instead
+        /// of the org's retention (`/admin/v1/deleted-user-retention`, 30 days by default).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(0..=36_500))]
+        retention_days: Option<i64>,
     },
     /// Print a one-time link that signs in to the admin console as the org's admin.
     ConsoleLink {
@@ -207,9 +208,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let scope = match (now, user) {
                 (_, Some(user)) => operator::PurgeScope::User(user),
                 (true, None) => operator::PurgeScope::All,
-                (false, None) => {
-                    operator::PurgeScope::OlderThan(chrono::Duration::days(retention_days))
-                }
+                (false, None) => match retention_days {
+                    Some(days) => operator::PurgeScope::OlderThan(chrono::Duration::days(days)),
+                    None => operator::PurgeScope::OrgRetention,
+                },
             };
             let store = open_store(&settings)?;
             let purged = operator::purge_deleted_users(&store, &org, &scope, crate::clock::now())?;

@@ -8,7 +8,7 @@
 //! runtime, on one connection that waits for a running server's write lock
 //! (`ROSTER_CLI_LOCK_WAIT`, docs/limits.md).
 
-use super::{Actor, Channel};
+use super::{Actor, Channel, retention};
 use crate::clock;
 use crate::ids::OrgId;
 use crate::ids::UserId;
@@ -81,17 +81,16 @@ pub fn create_org(store: &Store, org: &OrgId, name: &str) -> Result<(), Operator
 /// Which deleted users `roster purge` removes.
 #[derive(Debug, Clone)]
 pub enum PurgeScope {
-    /// Those deleted before `now` minus this retention (`roster purge --org …`).
+    /// Those deleted before `now` minus the org's retention (`roster purge --org …`), as the
+    /// purge job does.
+    OrgRetention,
+    /// Those deleted before `now` minus this retention (`--retention-days`).
     OlderThan(chrono::Duration),
     /// All of them, now (`--now`: a right-to-erasure request).
     All,
     /// This one, now (`--user <id>`), however recently deleted.
     User(String),
 }
-
-/// The retention `roster purge` applies without `--now`: deleted users are restorable for 30
-/// days.
-pub const DEFAULT_RETENTION_DAYS: i64 = 30;
 
 /// Deleted users purged per transaction (each user is its own transaction; a batch is read at
 /// a time).
@@ -116,6 +115,11 @@ pub fn purge_deleted_users(
     let actor = Actor::operator(org.clone());
     let before = match scope {
         PurgeScope::OlderThan(retention) => now.checked_sub_signed(*retention).unwrap_or(now),
+        PurgeScope::OrgRetention => {
+            let days = retention::of(&mut conn, org)?.days;
+            now.checked_sub_signed(chrono::Duration::days(days))
+                .unwrap_or(now)
+        }
         PurgeScope::All | PurgeScope::User(_) => now,
     };
     let mut purged = Vec::new();
@@ -136,14 +140,7 @@ pub fn purge_deleted_users(
         }
         let mut progressed = false;
         for id in batch {
-            let done = write_tx(&mut conn, |conn| {
-                if !deleted_users::purge(conn, org, &id)? {
-                    return Ok::<bool, OperatorError>(false);
-                }
-                record(conn, &actor, "user.purge", "User", &id, crate::clock::now())?;
-                Ok(true)
-            })?;
-            if done {
+            if retention::purge_one(&mut conn, org, &id, &actor)? {
                 progressed = true;
                 purged.push(id);
             }

@@ -212,6 +212,15 @@ pub fn expired(
         .load(conn)
 }
 
+/// The orgs that have deleted users (the purge job visits only those).
+pub fn orgs(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    deleted_users::table
+        .select(deleted_users::org_id)
+        .distinct()
+        .order(deleted_users::org_id.asc())
+        .load(conn)
+}
+
 /// Purges the deleted user `id` of `org`, in the caller's transaction: its row goes (the claim:
 /// of two purges racing, one deletes it and the other finds nothing and does nothing), and the
 /// personal data that stays about it elsewhere is removed — free text in the details of the

@@ -42,6 +42,7 @@ pub mod orgs;
 pub mod rate_limits;
 pub mod rekey;
 pub mod request_log;
+pub mod retention;
 pub mod schema;
 pub mod sqlite_file;
 pub mod tokens;

@@ -197,6 +197,17 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
 
+    org_deleted_user_retention (org_id) {
+        org_id -> Text,
+        days -> Integer,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
     org_rate_limits (org_id) {
         org_id -> Text,
         per_second -> Integer,
@@ -305,4 +316,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     console_sessions,
     console_links,
     deleted_users,
+    org_deleted_user_retention,
 );

@@ -470,3 +470,176 @@ async fn purge_after_retention_postgres() {
     )
     .await;
 }
+
+/// An admin API request as the admin of `org`; the status and the JSON body.
+async fn admin_of(
+    app: &TestApp,
+    org: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app
+        .client
+        .request(method, format!("{}/admin/v1{path}", app.address))
+        .bearer_auth(app.mint(Role::Admin, org, None));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Creates a user in `org` over SCIM and deletes it; returns its id.
+async fn deleted_user_of(app: &TestApp, org: &str, user_name: &str) -> String {
+    let token = app.mint(Role::Provisioner, org, None);
+    let response = app
+        .client
+        .post(app.url("/Users"))
+        .bearer_auth(&token)
+        .json(&okta_user(user_name))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = app
+        .client
+        .delete(app.url(&format!("/Users/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    id
+}
+
+/// The purge job's round at `now`, as the server runs it.
+async fn purge_job(app: &TestApp, now: chrono::DateTime<chrono::Utc>) -> Vec<String> {
+    roster::provisioning::retention::purge_expired(&app.store, now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(org, id)| format!("{org}/{id}"))
+        .collect()
+}
+
+/// The operator's `roster purge --org default` (no `--retention-days`) at `now`.
+async fn purge_cli_at(app: &TestApp, now: chrono::DateTime<chrono::Utc>) -> Vec<String> {
+    let store = app.store.clone();
+    tokio::task::spawn_blocking(move || {
+        roster::provisioning::operator::purge_deleted_users(
+            &store,
+            &roster::ids::OrgId::parse("default").unwrap(),
+            &roster::provisioning::operator::PurgeScope::OrgRetention,
+            now,
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap()
+}
+
+// The org's retention: its setting (validated, audited, per org) and the purge job that
+// applies it, driven by the clock given to it.
+both_backends! {
+    async fn retention_and_purge_job(app) {
+        app.create_org("other");
+        let (status, retention) = admin(&app, Method::GET, "/deleted-user-retention", None).await;
+        assert_eq!(status, 200, "{retention}");
+        assert_eq!(retention["days"], 30, "{retention}");
+        assert_eq!(retention["source"], "default", "{retention}");
+
+        // Refused: 0, beyond ten years, not a number, a missing or an unknown field.
+        let (status, error) =
+            admin(&app, Method::PUT, "/deleted-user-retention", Some(json!({"days": 0}))).await;
+        assert_eq!(status, 400, "{error}");
+        assert_eq!(error["error"], "invalid_request", "{error}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains("between 1 and 3650"), "{message}");
+        assert!(message.contains("roster purge --now"), "{message}");
+        for body in [
+            json!({"days": 3651}),
+            json!({"days": -1}),
+            json!({"days": "7"}),
+            json!({}),
+            json!({"days": 7, "hours": 1}),
+        ] {
+            let (status, error) =
+                admin(&app, Method::PUT, "/deleted-user-retention", Some(body.clone())).await;
+            assert_eq!(status, 400, "{body}: {error}");
+            assert_eq!(error["error"], "invalid_request", "{body}: {error}");
+        }
+        let (_, retention) = admin(&app, Method::GET, "/deleted-user-retention", None).await;
+        assert_eq!(retention["source"], "default", "nothing refused was stored: {retention}");
+
+        // 7 days in the default org, audited on the admin channel.
+        let (status, retention) =
+            admin(&app, Method::PUT, "/deleted-user-retention", Some(json!({"days": 7}))).await;
+        assert_eq!(status, 200, "{retention}");
+        assert_eq!(retention["days"], 7, "{retention}");
+        assert_eq!(retention["source"], "org", "{retention}");
+        assert!(retention["updatedAt"].is_string(), "{retention}");
+        let events = app.audit_events("default").await;
+        let set = events
+            .iter()
+            .find(|e| e.action == "org.deleted_user_retention")
+            .expect("audited");
+        assert_eq!(set.channel, "admin");
+        assert_eq!(set.detail.as_ref().unwrap().0["days"], 7);
+
+        // The other org's admin sets its own, and changes nothing of the default org's.
+        let (status, other) = admin_of(
+            &app,
+            "other",
+            Method::PUT,
+            "/deleted-user-retention",
+            Some(json!({"days": 90})),
+        )
+        .await;
+        assert_eq!(status, 200, "{other}");
+        assert_eq!(other["days"], 90, "{other}");
+        let (_, retention) = admin(&app, Method::GET, "/deleted-user-retention", None).await;
+        assert_eq!(retention["days"], 7, "{retention}");
+        let (_, other) =
+            admin_of(&app, "other", Method::GET, "/deleted-user-retention", None).await;
+        assert_eq!(other["days"], 90, "{other}");
+
+        // A user deleted in each org; the job 6 days later purges nothing, 8 days later the
+        // default org's user (7 days) and not the other's (90 days).
+        let id = deleted_user_of(&app, "default", "retained@example.com").await;
+        let other_id = deleted_user_of(&app, "other", "retained@example.com").await;
+        let now = roster::clock::now();
+        assert!(purge_job(&app, now + chrono::Duration::days(6)).await.is_empty());
+        let (_, page) = admin(&app, Method::GET, "/users?status=deleted", None).await;
+        assert_eq!(page["users"].as_array().unwrap().len(), 1, "{page}");
+        assert_eq!(
+            purge_job(&app, now + chrono::Duration::days(8)).await,
+            [format!("default/{id}")]
+        );
+        let (status, _) = admin(&app, Method::POST, &format!("/users/{id}/restore"), None).await;
+        assert_eq!(status, 404);
+        let events = app.audit_events(&id).await;
+        let purge = events.last().unwrap();
+        assert_eq!(purge.action, "user.purge");
+        assert_eq!(purge.channel, "system");
+        assert_eq!(purge.actor, "retention");
+        let (_, page) = admin_of(&app, "other", Method::GET, "/users?status=deleted", None).await;
+        assert_eq!(page["users"][0]["id"], other_id.as_str(), "{page}");
+        // A second round finds nothing more to do.
+        assert!(purge_job(&app, now + chrono::Duration::days(8)).await.is_empty());
+
+        // `roster purge --org default` without --retention-days applies the org's 7 days too.
+        let id = deleted_user_of(&app, "default", "cli.retained@example.com").await;
+        let now = roster::clock::now();
+        assert!(purge_cli_at(&app, now + chrono::Duration::days(6)).await.is_empty());
+        assert_eq!(purge_cli_at(&app, now + chrono::Duration::days(8)).await, std::slice::from_ref(&id));
+        let events = app.audit_events(&id).await;
+        assert_eq!(events.last().unwrap().channel, "cli");
+    }
+}

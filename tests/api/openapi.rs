@@ -585,6 +585,37 @@ mod every_admin_endpoint_answers_as_the_document_says {
         )
         .await;
 
+        // The org's retention of deleted users: the default, then its own; 0 refused.
+        let retention = call(
+            Method::GET,
+            "/deleted-user-retention",
+            "/deleted-user-retention",
+            None,
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(retention["source"], "default", "{retention}");
+        let retention = call(
+            Method::PUT,
+            "/deleted-user-retention",
+            "/deleted-user-retention",
+            Some(json!({"days": 45})),
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(retention["days"], 45, "{retention}");
+        call(
+            Method::PUT,
+            "/deleted-user-retention",
+            "/deleted-user-retention",
+            Some(json!({"days": 0})),
+            admin,
+            400,
+        )
+        .await;
+
         // The SCIM request log: the user's creation is recorded (soon), with a real record.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {

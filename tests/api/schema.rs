@@ -38,6 +38,7 @@ fn declared() -> Tables {
         console_sessions,
         console_links,
         deleted_users,
+        org_deleted_user_retention,
     ];
     let mut tables = Tables::new();
     for sql in selects {

@@ -10,6 +10,7 @@ pub mod events;
 pub mod openapi;
 pub mod rate_limit;
 pub mod requests;
+pub mod retention;
 pub mod tokens;
 pub mod users;
 
@@ -81,6 +82,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/rate-limit")
                 .route(web::get().to(rate_limit::get))
                 .route(web::put().to(rate_limit::put)),
+        )
+        .service(
+            web::resource("/deleted-user-retention")
+                .route(web::get().to(retention::get))
+                .route(web::put().to(retention::put)),
         )
         .service(web::resource("/scim-requests").route(web::get().to(requests::list)))
         .default_service(web::to(not_found));

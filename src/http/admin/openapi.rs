@@ -17,7 +17,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{AdminError, audit, events, rate_limit, requests, tokens, users};
+use super::{AdminError, audit, events, rate_limit, requests, retention, tokens, users};
 
 /// The admin API's document.
 #[derive(OpenApi)]
@@ -50,6 +50,8 @@ use super::{AdminError, audit, events, rate_limit, requests, tokens, users};
         tokens::rotate,
         rate_limit::get,
         rate_limit::put,
+        retention::get,
+        retention::put,
         requests::list,
     ),
     components(schemas(AdminError)),
@@ -60,6 +62,7 @@ use super::{AdminError, audit, events, rate_limit, requests, tokens, users};
         (name = "events", description = "Lifecycle event subscriptions and their deliveries (docs/events.md)"),
         (name = "tokens", description = "The org's bearer tokens: mint, list, rotate, revoke"),
         (name = "rate-limit", description = "The org's SCIM rate limit (docs/limits.md)"),
+        (name = "deleted-user-retention", description = "How long the org's deleted users stay restorable (docs/admin-api.md)"),
         (name = "scim-requests", description = "The org's SCIM request log"),
         (name = "meta", description = "This document"),
     )
