@@ -48,6 +48,24 @@ pub enum Command {
     /// Mint and revoke bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Purge deleted users for good (their data, and their names in the audit and event
+    /// records kept): those deleted longer ago than the org's retention (or `--retention-days`), or with `--now` all of
+    /// them (a right-to-erasure request), or with `--user` one. Recorded in the org's audit log.
+    Purge {
+        /// The organization whose deleted users are purged.
+        #[arg(long)]
+        org: String,
+        /// Purge every deleted user of the org now, however recently deleted.
+        #[arg(long, conflicts_with = "user")]
+        now: bool,
+        /// Purge this deleted user only, now.
+        #[arg(long)]
+        user: Option<String>,
+        /// Without `--now` or `--user`: purge the users deleted longer ago than this, instead
+        /// of the org's retention (`/admin/v1/deleted-user-retention`, 30 days by default).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(0..=36_500))]
+        retention_days: Option<i64>,
+    },
     /// Print a one-time link that signs in to the admin console as the org's admin.
     ConsoleLink {
         /// The organization to administer.
@@ -178,6 +196,32 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 link.jti,
                 link.jti
             );
+            Ok(())
+        }
+        Command::Purge {
+            org,
+            now,
+            user,
+            retention_days,
+        } => {
+            let org = OrgId::parse(&org).map_err(anyhow::Error::msg)?;
+            let scope = match (now, user) {
+                (_, Some(user)) => operator::PurgeScope::User(user),
+                (true, None) => operator::PurgeScope::All,
+                (false, None) => match retention_days {
+                    Some(days) => operator::PurgeScope::OlderThan(chrono::Duration::days(days)),
+                    None => operator::PurgeScope::OrgRetention,
+                },
+            };
+            let store = open_store(&settings)?;
+            let purged = operator::purge_deleted_users(&store, &org, &scope, crate::clock::now())?;
+            eprintln!(
+                "purged {} deleted user(s) of organization '{org}'",
+                purged.len()
+            );
+            for id in purged {
+                println!("{id}");
+            }
             Ok(())
         }
         Command::Token(TokenCommand::Revoke { jti, org }) => {

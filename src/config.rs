@@ -277,6 +277,20 @@ pub struct ConnectorSettings {
     /// How long the SCIM request log keeps a record; older ones are purged by the server.
     #[arg(long, env = "ROSTER_REQUEST_LOG_RETENTION", default_value = "30d", value_parser = humantime::parse_duration, global = true)]
     pub request_log_retention: Duration,
+
+    /// How often a node purges the deleted users past their org's retention (every node runs
+    /// the job; concurrent runs purge each user once).
+    #[arg(long, env = "ROSTER_DELETED_USER_PURGE_INTERVAL", default_value = "1h", value_parser = parse_purge_interval, global = true)]
+    pub deleted_user_purge_interval: Duration,
+}
+
+/// A purge interval: a duration of at least a second.
+fn parse_purge_interval(text: &str) -> Result<Duration, String> {
+    let every = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if every < Duration::from_secs(1) {
+        return Err("must be at least 1s".to_owned());
+    }
+    Ok(every)
 }
 
 impl Default for ConnectorSettings {
@@ -290,6 +304,7 @@ impl Default for ConnectorSettings {
             rate_limit_refresh: Duration::from_secs(10),
             request_log: true,
             request_log_retention: Duration::from_secs(30 * 24 * 3600),
+            deleted_user_purge_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -600,5 +615,23 @@ mod event_settings_tests {
         assert_eq!(parsed.connectors, super::ConnectorSettings::default());
         let insecure = Cli::try_parse_from(["roster", "--events-allow-insecure", "true"]).unwrap();
         assert!(insecure.events.allow_insecure);
+    }
+}
+
+#[cfg(test)]
+mod purge_interval_tests {
+    use super::*;
+
+    #[test]
+    fn a_purge_interval_is_at_least_a_second() {
+        assert_eq!(parse_purge_interval("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_purge_interval("1s"), Ok(Duration::from_secs(1)));
+        assert!(
+            parse_purge_interval("0s")
+                .unwrap_err()
+                .contains("at least 1s")
+        );
+        assert!(parse_purge_interval("500ms").is_err());
+        assert!(parse_purge_interval("soon").is_err());
     }
 }

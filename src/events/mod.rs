@@ -18,6 +18,14 @@ pub enum EventType {
     UserDeactivated,
     UserReactivated,
     UserDeleted,
+    /// An admin put a user on hold (no SCIM request can reactivate it).
+    UserHeld,
+    /// An admin lifted a user's hold.
+    UserReleased,
+    /// An admin restored a deleted user.
+    UserRestored,
+    /// A deleted user was purged for good.
+    UserPurged,
     GroupCreated,
     GroupUpdated,
     GroupDeleted,
@@ -25,12 +33,16 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 12] = [
         EventType::UserCreated,
         EventType::UserUpdated,
         EventType::UserDeactivated,
         EventType::UserReactivated,
         EventType::UserDeleted,
+        EventType::UserHeld,
+        EventType::UserReleased,
+        EventType::UserRestored,
+        EventType::UserPurged,
         EventType::GroupCreated,
         EventType::GroupUpdated,
         EventType::GroupDeleted,
@@ -44,6 +56,10 @@ impl EventType {
             EventType::UserDeactivated => "user.deactivated",
             EventType::UserReactivated => "user.reactivated",
             EventType::UserDeleted => "user.deleted",
+            EventType::UserHeld => "user.held",
+            EventType::UserReleased => "user.released",
+            EventType::UserRestored => "user.restored",
+            EventType::UserPurged => "user.purged",
             EventType::GroupCreated => "group.created",
             EventType::GroupUpdated => "group.updated",
             EventType::GroupDeleted => "group.deleted",
@@ -64,6 +80,10 @@ impl EventType {
             "user.deactivate" => EventType::UserDeactivated,
             "user.reactivate" => EventType::UserReactivated,
             "user.delete" => EventType::UserDeleted,
+            "user.hold" => EventType::UserHeld,
+            "user.release" => EventType::UserReleased,
+            "user.restore" => EventType::UserRestored,
+            "user.purge" => EventType::UserPurged,
             "group.create" => EventType::GroupCreated,
             "group.update" => EventType::GroupUpdated,
             "group.delete" => EventType::GroupDeleted,
@@ -117,11 +137,17 @@ mod tests {
                 .replace("updated", "update")
                 .replace("deactivated", "deactivate")
                 .replace("reactivated", "reactivate")
-                .replace("deleted", "delete");
+                .replace("deleted", "delete")
+                .replace("held", "hold")
+                .replace("released", "release")
+                .replace("restored", "restore")
+                .replace("purged", "purge");
             assert_eq!(EventType::of_audit_action(&action), Some(t));
         }
         assert_eq!(EventType::parse("User.Created"), None);
         assert_eq!(EventType::of_audit_action("token.revoke"), None);
+        // A refused reactivation changed nothing: audited, not a lifecycle event.
+        assert_eq!(EventType::of_audit_action("user.reactivate_refused"), None);
     }
 
     #[test]

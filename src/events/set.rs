@@ -37,6 +37,17 @@ pub const DEACTIVATE: &str = "urn:ietf:params:scim:event:prov:deactivate";
 /// `set` subscription, since RFC 9967 defines no test event.
 pub const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-type/verification";
 
+/// roster's own event (RFC 9967 defines none for it): an admin put a user on hold.
+pub const HOLD: &str = "urn:x-roster:event:user:hold";
+/// roster's own event: an admin lifted a user's hold.
+pub const RELEASE: &str = "urn:x-roster:event:user:release";
+
+/// roster's own event: an admin restored a deleted user (RFC 9967 has no undelete).
+pub const RESTORE: &str = "urn:x-roster:event:user:restore";
+
+/// roster's own event: a deleted user was purged for good.
+pub const PURGE: &str = "urn:x-roster:event:user:purge";
+
 /// Every RFC 9967 event URI roster sends: `securityEvents.eventUris` of
 /// `/ServiceProviderConfig` (RFC 9967 §4).
 pub const EVENT_URIS: [&str; 5] = [CREATE_NOTICE, PATCH_NOTICE, DELETE, ACTIVATE, DEACTIVATE];
@@ -51,6 +62,10 @@ pub fn event_uri(kind: EventType) -> &'static str {
         EventType::UserDeactivated => DEACTIVATE,
         EventType::UserReactivated => ACTIVATE,
         EventType::UserDeleted | EventType::GroupDeleted => DELETE,
+        EventType::UserHeld => HOLD,
+        EventType::UserReleased => RELEASE,
+        EventType::UserRestored => RESTORE,
+        EventType::UserPurged => PURGE,
     }
 }
 

@@ -23,7 +23,9 @@ pub enum Outcome {
     Failed(ScimError),
 }
 
-/// Sets `active` on each of `ids` in turn, in the order given (a repeated id is done once).
+/// Sets `active` on each of `ids` in turn, in the order given (a repeated id is done once);
+/// a deactivation with `hold` puts each on hold too (a user already deactivated and on hold is
+/// unchanged), an activation lifts any hold.
 /// Refuses more than [`MAX_IDS`] ids, or none, before changing anything.
 pub async fn set_active_many(
     store: &Store,
@@ -31,6 +33,7 @@ pub async fn set_active_many(
     ids: &[String],
     active: bool,
     reason: Option<String>,
+    hold: bool,
 ) -> Result<Vec<(String, Outcome)>, ScimError> {
     if ids.is_empty() {
         return Err(ScimError::bad_request("'ids' names no user"));
@@ -49,9 +52,13 @@ pub async fn set_active_many(
         }
         let outcome = match users::get(store, &actor.org, id).await {
             Err(e) => Outcome::Failed(e),
-            Ok(row) if row.active == active => Outcome::Unchanged(row),
+            Ok(row) if row.active == active && (active || !hold || row.held_at.is_some()) => {
+                Outcome::Unchanged(row)
+            }
             Ok(_) => {
-                match users::set_active(store, actor.clone(), id, active, reason.clone()).await {
+                match users::set_active(store, actor.clone(), id, active, reason.clone(), hold)
+                    .await
+                {
                     Ok(row) => Outcome::Changed(row),
                     Err(e) => Outcome::Failed(e),
                 }

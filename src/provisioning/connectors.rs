@@ -1,7 +1,7 @@
 //! What a node keeps for the connectors org admins run (docs/admin-api.md): the signer of
 //! the tokens it mints, when its tokens were last used, the per-org rate limits and the SCIM
 //! request log; and [`Background`], the tasks that write the first and the last, re-read the
-//! rate limits and purge the log.
+//! rate limits, purge the log and purge deleted users past their retention.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::last_used::LastUsed;
 use super::rate_limits::{Limit, RateLimits};
 use super::request_log::{self, RequestLog, Writer};
+use super::retention;
 use crate::auth::{Principal, Signer};
 use crate::clock;
 use crate::config::ConnectorSettings;
@@ -86,7 +87,9 @@ impl Background {
     /// Starts the tasks on the current runtime; they run until aborted (with the server):
     /// writing last-used marks every `ROSTER_TOKEN_LAST_USED_FLUSH`, re-reading the rate limits
     /// every `ROSTER_RATE_LIMIT_REFRESH`, writing the request log as it arrives and purging it
-    /// every [`PURGE_INTERVAL`] (the first time [`FIRST_PURGE`] after start). A failure is
+    /// every [`PURGE_INTERVAL`] (the first time [`FIRST_PURGE`] after start), and purging the
+    /// deleted users past their org's retention every `ROSTER_DELETED_USER_PURGE_INTERVAL`
+    /// ([`retention::purge_expired`]; the first time [`FIRST_PURGE`] after start). A failure is
     /// logged and tried again on the next round.
     pub fn spawn(self) -> Vec<tokio::task::JoinHandle<()>> {
         let Background {
@@ -96,7 +99,7 @@ impl Background {
             rate_limits,
             writer,
         } = self;
-        let mut tasks = Vec::with_capacity(4);
+        let mut tasks = Vec::with_capacity(5);
         let (flush_store, every) = (store.clone(), settings.token_last_used_flush);
         tasks.push(tokio::spawn(async move {
             loop {
@@ -111,6 +114,22 @@ impl Background {
             loop {
                 if let Err(e) = rate_limits.refresh(&refresh_store).await {
                     tracing::warn!(error = %e, "reading the organizations' rate limits failed");
+                }
+                actix_web::rt::time::sleep(every).await;
+            }
+        }));
+        let (purge_store, every) = (store.clone(), settings.deleted_user_purge_interval);
+        tasks.push(tokio::spawn(async move {
+            // Not at start, as the request log's purge.
+            actix_web::rt::time::sleep(FIRST_PURGE.min(every)).await;
+            loop {
+                match retention::purge_expired(&purge_store, clock::now()).await {
+                    Ok(purged) if purged.is_empty() => {}
+                    Ok(purged) => tracing::info!(
+                        purged = purged.len(),
+                        "deleted users past their org's retention purged"
+                    ),
+                    Err(e) => tracing::warn!(error = %e, "purging deleted users failed"),
                 }
                 actix_web::rt::time::sleep(every).await;
             }

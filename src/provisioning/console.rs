@@ -343,12 +343,17 @@ pub fn csrf_matches(session: &Session, presented: &str) -> bool {
             == 0
 }
 
-/// The audit actions of the lifecycle of a user, which the console shows as its history.
-pub const LIFECYCLE_ACTIONS: [&str; 4] = [
+/// The audit actions of the lifecycle of a user, which the console shows as its history (the
+/// first three make a row's "last change").
+pub const LIFECYCLE_ACTIONS: [&str; 8] = [
     "user.create",
     "user.deactivate",
     "user.reactivate",
     "user.delete",
+    "user.hold",
+    "user.release",
+    "user.reactivate_refused",
+    "user.restore",
 ];
 
 /// A page of `org`'s audit log, newest first (the console's Audit log page).

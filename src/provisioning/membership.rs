@@ -97,16 +97,17 @@ impl Delta {
 /// Removes `member_id` (a user or group being deleted, in the caller's transaction) from every
 /// group of the actor's org; each of those groups gets a new version and a `group.update` event.
 /// The member is locked first, so no add of it can commit between this and its delete.
+/// Returns the ids of those groups.
 pub(crate) fn detach_member(
     conn: &mut DbConnection,
     actor: &Actor,
     member_id: &str,
     now: DateTime<Utc>,
-) -> Result<(), ScimError> {
+) -> Result<Vec<String>, ScimError> {
     groups::lock_member(conn, &actor.org, member_id)?;
     let parents = groups::remove_member_everywhere(conn, &actor.org, member_id)?;
     if parents.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     groups::bump_all(conn, &actor.org, &parents, now)?;
     for parent in &parents {
@@ -125,7 +126,7 @@ pub(crate) fn detach_member(
             now,
         )?;
     }
-    Ok(())
+    Ok(parents.iter().map(|p| p.as_str().to_owned()).collect())
 }
 
 /// Sends one PATCH operation where it belongs: membership to the table, the rest (collected in

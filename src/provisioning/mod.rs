@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod bulk_lifecycle;
 pub mod connectors;
 pub mod console;
+pub mod deleted_users;
 pub mod delivery;
 pub mod event_key;
 pub mod events;
@@ -20,6 +21,7 @@ pub mod membership;
 pub mod operator;
 pub mod rate_limits;
 pub mod request_log;
+pub mod retention;
 pub mod search;
 pub mod tokens;
 pub mod users;
@@ -45,6 +47,8 @@ pub enum Channel {
     Admin,
     /// The `roster` command line, run by an operator.
     Cli,
+    /// Work roster does by itself (the purge of deleted users past their org's retention).
+    System,
 }
 
 impl Channel {
@@ -54,6 +58,7 @@ impl Channel {
             Channel::Scim => "scim",
             Channel::Admin => "admin",
             Channel::Cli => "cli",
+            Channel::System => "system",
         }
     }
 }

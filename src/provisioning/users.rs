@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
 use serde_json::{Map, Value};
 
-use super::lifecycle::Transition;
+use super::lifecycle::{self, HoldChange, HoldIntent, Transition};
 use super::membership;
 use super::versioning::{self, Attempt};
 
@@ -18,6 +18,7 @@ use crate::scim::ScimError;
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::resource;
 use crate::scim::schema::USER_RESOURCE;
+use crate::store::deleted_users;
 use crate::store::filter::SqlBool;
 use crate::store::users::{self, Deactivation, Page, UserData, UserRow};
 use crate::store::{Store, unique_violation, write_tx};
@@ -172,6 +173,7 @@ pub async fn replace(
         precondition,
         password_hash,
         None,
+        HoldIntent::Keep,
         move |current| {
             let validated = resource::validate_replace(&USER_RESOURCE, current, body.clone())?;
             patch::check_value_counts(&USER_RESOURCE, &validated.resource)?;
@@ -207,6 +209,7 @@ pub async fn patch(
         precondition,
         password_hash,
         None,
+        HoldIntent::Keep,
         move |current| {
             let mut next = patch::apply(&USER_RESOURCE, current, &request)?;
             next.remove("password");
@@ -224,15 +227,24 @@ pub async fn patch(
 }
 
 /// Sets `active` on behalf of an admin (`POST /admin/v1/users/{id}/deactivate|activate`).
-/// Idempotent: the current state asked again changes nothing.
+/// Idempotent: the current state asked again changes nothing. A deactivation with `hold` also
+/// puts the user on hold (a hold already there is replaced); an activation lifts any hold.
 pub async fn set_active(
     store: &Store,
     actor: Actor,
     id: &str,
     active: bool,
     reason: Option<String>,
+    hold: bool,
 ) -> Result<UserRow, ScimError> {
     let id = parse_id(id)?;
+    let intent = match (active, hold) {
+        (true, _) => HoldIntent::Release,
+        (false, true) => HoldIntent::Set {
+            reason: reason.clone(),
+        },
+        (false, false) => HoldIntent::Keep,
+    };
     let detail = reason.map(|r| serde_json::json!({ "reason": r }));
     update(
         store,
@@ -241,6 +253,7 @@ pub async fn set_active(
         Precondition::None,
         None,
         detail,
+        intent,
         move |current| {
             let mut next = current.clone();
             next.insert("active".to_owned(), Value::Bool(active));
@@ -250,7 +263,29 @@ pub async fn set_active(
     .await
 }
 
-/// `DELETE /Users/{id}` (RFC 7644 §3.6). Audited; the user's tokens stop working.
+/// Lifts an admin's hold (`POST /admin/v1/users/{id}/release`), leaving the user as it is
+/// (still deactivated: the IdP's next `active: true`, or an admin, reactivates it). Audited as
+/// `user.release`; idempotent: a user without a hold is returned unchanged, and nothing is
+/// recorded.
+pub async fn release(store: &Store, actor: Actor, id: &str) -> Result<UserRow, ScimError> {
+    let id = parse_id(id)?;
+    update(
+        store,
+        actor,
+        id,
+        Precondition::None,
+        None,
+        None,
+        HoldIntent::Release,
+        |current| Ok(current.clone()),
+    )
+    .await
+}
+
+/// `DELETE /Users/{id}` (RFC 7644 §3.6). Audited; the user's tokens stop working. The user
+/// moves to the deleted users (`store::deleted_users`) in the same transaction: gone for SCIM
+/// (404 from now on), every list, filter, group and token check, its `userName` free at once,
+/// and restorable by an admin until purged (`super::deleted_users`).
 pub async fn delete(
     store: &Store,
     actor: Actor,
@@ -265,8 +300,9 @@ pub async fn delete(
                 precondition.check("user", current.version)?;
                 let now = clock::now();
                 // Its memberships go in the same transaction; each group it was in gets a new
-                // version and a `group.update` event.
-                membership::detach_member(conn, &actor, id.as_str(), now)?;
+                // version and a `group.update` event. A restore does not re-add them: the audit
+                // event of the deletion lists them.
+                let removed = membership::detach_member(conn, &actor, id.as_str(), now)?;
                 // Recorded before the row goes, so that its event can name the user.
                 audit::record(
                     conn,
@@ -274,9 +310,17 @@ pub async fn delete(
                     "user.delete",
                     ("User", id.as_str()),
                     Vec::new(),
-                    None,
+                    (!removed.is_empty())
+                        .then(|| serde_json::json!({ "removedFromGroups": removed })),
                     now,
                 )?;
+                let deletion = deleted_users::Deletion {
+                    at: now,
+                    by: &actor.id,
+                    via: actor.channel.as_str(),
+                    removed_groups: &removed,
+                };
+                deleted_users::keep(conn, &current, &deletion)?;
                 users::delete(conn, &actor.org, &id)?;
                 Ok(())
             })
@@ -292,6 +336,12 @@ pub async fn delete(
 /// other org's writes wait for); the write is a short statement conditional on the version read
 /// ([`users::update`]). A write that lost the race reads again and recomputes, at most
 /// [`versioning::MAX_WRITE_ATTEMPTS`] times, on both backends ([`versioning::retry`]).
+///
+/// A write that would reactivate a user on hold, other than an admin's activation, is refused
+/// as a whole ([`lifecycle::hold_refusal`]), and the refusal is recorded in the audit log by a
+/// transaction of its own. The hold is decided on the version read, and setting a hold bumps
+/// the version, so a hold set meanwhile makes the write lose its race and be decided again.
+#[allow(clippy::too_many_arguments)]
 async fn update<F>(
     store: &Store,
     actor: Actor,
@@ -299,20 +349,26 @@ async fn update<F>(
     precondition: Precondition,
     password_hash: Option<String>,
     detail: Option<Value>,
+    hold: HoldIntent,
     next: F,
 ) -> Result<UserRow, ScimError>
 where
     F: Fn(&Map<String, Value>) -> Result<Map<String, Value>, ScimError>,
 {
     let (actor, precondition, next) = (&actor, &precondition, &next);
-    let (password_hash, detail) = (&password_hash, &detail);
+    let (password_hash, detail, hold) = (&password_hash, &detail, &hold);
     versioning::retry("user", id.as_str(), || async {
         let current = get(store, &actor.org, id.as_str()).await?;
         precondition.check("user", current.version)?;
         let attributes = next(&current.attributes())?;
-        let Some(plan) = Plan::of(&current, attributes, password_hash.is_some()) else {
+        let Some(plan) = Plan::of(&current, attributes, password_hash.is_some(), hold) else {
             return Ok(Attempt::Done(current));
         };
+        let lifts = plan.hold == Some(HoldChange::Release);
+        if lifecycle::refused_by_hold(&current, plan.transition, actor, lifts) {
+            record_refusal(store, actor, &current, &plan).await?;
+            return Err(lifecycle::hold_refusal(&current));
+        }
         let (actor, password_hash, detail) = (actor.clone(), password_hash.clone(), detail.clone());
         let saved = store
             .run_write(move |conn| {
@@ -333,6 +389,37 @@ where
     .await
 }
 
+/// Records, in a transaction of its own (the refused write changed nothing), that `actor` tried
+/// to reactivate `current` while it is on hold: `user.reactivate_refused`, naming the
+/// attributes the request would have changed and the hold.
+async fn record_refusal(
+    store: &Store,
+    actor: &Actor,
+    current: &UserRow,
+    plan: &Plan,
+) -> Result<(), ScimError> {
+    let actor = actor.clone();
+    let id = current.id.clone();
+    let mut attributes: Vec<String> = plan.changed.iter().cloned().collect();
+    attributes.push("active".to_owned());
+    let detail = serde_json::json!({ "hold": lifecycle::hold_detail(current) });
+    store
+        .run_write(move |conn| {
+            write_tx(conn, |conn| {
+                audit::record(
+                    conn,
+                    &actor,
+                    lifecycle::REFUSED_ACTION,
+                    ("User", &id),
+                    attributes,
+                    Some(detail),
+                    clock::now(),
+                )
+            })
+        })
+        .await
+}
+
 /// What a write of an existing user changes, computed before the write.
 #[derive(Debug)]
 struct Plan {
@@ -340,11 +427,19 @@ struct Plan {
     /// The attributes an `user.update` event names (`active` goes to the lifecycle event).
     changed: BTreeSet<String>,
     transition: Option<Transition>,
+    /// A change of the admin's hold.
+    hold: Option<HoldChange>,
 }
 
 impl Plan {
-    /// The change from `current` to `attributes`; `None` when nothing changes.
-    fn of(current: &UserRow, attributes: Map<String, Value>, new_password: bool) -> Option<Plan> {
+    /// The change from `current` to `attributes` (and of its hold by `hold`); `None` when
+    /// nothing changes.
+    fn of(
+        current: &UserRow,
+        attributes: Map<String, Value>,
+        new_password: bool,
+        hold: &HoldIntent,
+    ) -> Option<Plan> {
         let mut changed = changed_attributes(&current.attributes(), &attributes);
         let data = UserData::from_resource(attributes);
         let transition = Transition::between(current.active, data.active);
@@ -354,13 +449,15 @@ impl Plan {
         if new_password {
             changed.insert("password".to_owned());
         }
-        if changed.is_empty() && transition.is_none() {
+        let hold = HoldChange::of(hold, current);
+        if changed.is_empty() && transition.is_none() && hold.is_none() {
             return None;
         }
         Some(Plan {
             data,
             changed,
             transition,
+            hold,
         })
     }
 }
@@ -380,10 +477,12 @@ fn save(
     let id = current.user_id();
     let now = clock::now();
     let deactivation = plan.transition.map(|t| t.record(actor, now));
+    let hold = plan.hold.as_ref().map(|h| h.record(actor, now));
     let change = users::Change {
         data: &plan.data,
         password_hash,
         deactivation: deactivation.as_ref(),
+        hold: hold.as_ref(),
     };
     let Some(updated) =
         users::update(conn, current, &change, now).map_err(|e| write_error(e, &plan.data))?
@@ -401,6 +500,18 @@ fn save(
             now,
         )?;
     }
+    // A release comes before the reactivation it allows; a hold after the deactivation it keeps.
+    if plan.hold == Some(HoldChange::Release) {
+        audit::record(
+            conn,
+            actor,
+            HoldChange::Release.action(),
+            ("User", id.as_str()),
+            Vec::new(),
+            Some(serde_json::json!({ "hold": lifecycle::hold_detail(current) })),
+            now,
+        )?;
+    }
     if let Some(t) = plan.transition {
         audit::record(
             conn,
@@ -409,6 +520,17 @@ fn save(
             ("User", id.as_str()),
             vec!["active".to_owned()],
             detail,
+            now,
+        )?;
+    }
+    if let Some(set @ HoldChange::Set(reason)) = &plan.hold {
+        audit::record(
+            conn,
+            actor,
+            set.action(),
+            ("User", id.as_str()),
+            Vec::new(),
+            reason.as_ref().map(|r| serde_json::json!({ "reason": r })),
             now,
         )?;
     }

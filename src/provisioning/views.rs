@@ -4,6 +4,7 @@
 
 pub use super::groups::GroupView;
 pub use crate::store::audit::EventRow;
+pub use crate::store::deleted_users::DeletedUserRow;
 pub use crate::store::events::{DeliveryRow, SubscriptionRow};
 pub use crate::store::users::UserRow;
 

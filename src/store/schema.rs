@@ -32,6 +32,9 @@ diesel::table! {
         deactivated_at -> Nullable<Timestamp>,
         deactivated_by -> Nullable<Text>,
         deactivated_via -> Nullable<Text>,
+        held_at -> Nullable<Timestamp>,
+        held_by -> Nullable<Text>,
+        hold_reason -> Nullable<Text>,
     }
 }
 
@@ -194,6 +197,17 @@ diesel::table! {
 diesel::table! {
     use diesel::sql_types::*;
 
+    org_deleted_user_retention (org_id) {
+        org_id -> Text,
+        days -> Integer,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
     org_rate_limits (org_id) {
         org_id -> Text,
         per_second -> Integer,
@@ -251,6 +265,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::json::JsonDoc;
+
+    deleted_users (id) {
+        id -> Text,
+        org_id -> Text,
+        user_name -> Text,
+        external_id -> Nullable<Text>,
+        display_name -> Nullable<Text>,
+        active -> Bool,
+        resource -> JsonDoc,
+        password_hash -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        deactivated_at -> Nullable<Timestamp>,
+        deactivated_by -> Nullable<Text>,
+        deactivated_via -> Nullable<Text>,
+        held_at -> Nullable<Timestamp>,
+        held_by -> Nullable<Text>,
+        hold_reason -> Nullable<Text>,
+        deleted_at -> Timestamp,
+        deleted_by -> Text,
+        deleted_via -> Text,
+        removed_groups -> JsonDoc,
+    }
+}
+
 diesel::joinable!(users -> orgs (org_id));
 diesel::joinable!(groups -> orgs (org_id));
 diesel::joinable!(group_members -> groups (group_id));
@@ -273,4 +315,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     scim_requests,
     console_sessions,
     console_links,
+    deleted_users,
+    org_deleted_user_retention,
 );

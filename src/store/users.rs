@@ -34,6 +34,12 @@ pub struct UserRow {
     pub deactivated_at: Option<NaiveDateTime>,
     pub deactivated_by: Option<String>,
     pub deactivated_via: Option<String>,
+    /// When an admin put the user on hold (docs/admin-api.md, "Who decides"); `None`: no hold.
+    pub held_at: Option<NaiveDateTime>,
+    /// Who set the hold: the admin token's `sub` or `jti`.
+    pub held_by: Option<String>,
+    /// The admin's reason for the hold, if given.
+    pub hold_reason: Option<String>,
 }
 
 impl UserRow {
@@ -87,6 +93,14 @@ pub struct Deactivation {
     pub via: Option<&'static str>,
 }
 
+/// An admin's hold on a user, written with a change; the default (all `None`) is no hold.
+#[derive(Debug, Clone, Default)]
+pub struct Hold {
+    pub at: Option<DateTime<Utc>>,
+    pub by: Option<String>,
+    pub reason: Option<String>,
+}
+
 /// Inserts a new user and its child rows and returns the row as stored. A taken `userName` is a
 /// unique violation for the caller to map (`externalId` is not unique, RFC 7643 §3.1).
 pub fn insert(
@@ -132,6 +146,9 @@ pub fn insert(
         deactivated_at: deactivation.at.map(|t| t.naive_utc()),
         deactivated_by: deactivation.by.clone(),
         deactivated_via: deactivation.via.map(str::to_owned),
+        held_at: None,
+        held_by: None,
+        hold_reason: None,
     })
 }
 
@@ -194,6 +211,8 @@ pub struct Change<'a> {
     pub password_hash: Option<&'a str>,
     /// A new deactivation record; `None` keeps the stored one.
     pub deactivation: Option<&'a Deactivation>,
+    /// A new hold (set or cleared); `None` keeps the stored one.
+    pub hold: Option<&'a Hold>,
 }
 
 /// Replaces the user's data if its version is still `current.version`, bumping the version,
@@ -267,6 +286,30 @@ pub fn update(
         .set(users::password_hash.eq(hash))
         .execute(conn)?;
     }
+    // A hold changes rarely (an admin's deactivation with a hold, a release): its own
+    // statement, in the same transaction, after the versioned UPDATE above won.
+    let hold = match change.hold {
+        Some(h) => {
+            let at = h.at.map(|t| t.naive_utc());
+            diesel::update(
+                users::table
+                    .filter(users::org_id.eq(org.as_str()))
+                    .filter(users::id.eq(id.as_str())),
+            )
+            .set((
+                users::held_at.eq(at),
+                users::held_by.eq(h.by.as_deref()),
+                users::hold_reason.eq(h.reason.as_deref()),
+            ))
+            .execute(conn)?;
+            (at, h.by.clone(), h.reason.clone())
+        }
+        None => (
+            current.held_at,
+            current.held_by.clone(),
+            current.hold_reason.clone(),
+        ),
+    };
     let before = current.attributes();
     let children = ["emails", "phoneNumbers"];
     if children
@@ -290,6 +333,9 @@ pub fn update(
         deactivated_at: deactivation.0,
         deactivated_by: deactivation.1,
         deactivated_via: deactivation.2,
+        held_at: hold.0,
+        held_by: hold.1,
+        hold_reason: hold.2,
     }))
 }
 
@@ -596,6 +642,8 @@ impl<Q, ST> RunQueryDsl<DbConnection> for Explain<Q, ST> {}
 pub struct Search {
     /// `Some(true)`: active users only; `Some(false)`: deactivated only.
     pub active: Option<bool>,
+    /// `Some(true)`: users on hold only; `Some(false)`: users not on hold only.
+    pub held: Option<bool>,
     /// Text to find in userName, displayName or emails.
     pub text: Option<String>,
     /// Keyset cursor: only users with an id after this one.
@@ -637,6 +685,12 @@ fn search_query<'a>(
         Some(false) => query = query.filter(diesel::dsl::not(users::active)),
         None => {}
     }
+    match search.held {
+        // `IS NOT NULL` as written, so the partial index on held users applies.
+        Some(true) => query = query.filter(users::held_at.is_not_null()),
+        Some(false) => query = query.filter(users::held_at.is_null()),
+        None => {}
+    }
     if let Some(text) = search.text.as_deref().filter(|t| !t.is_empty()) {
         let page = super::filter::SearchPage {
             active: search.active,
@@ -652,7 +706,7 @@ fn search_query<'a>(
 }
 
 /// Mirrors `emails` and `phoneNumbers` of a resource into their child tables.
-fn write_children(
+pub(super) fn write_children(
     conn: &mut DbConnection,
     org: &OrgId,
     id: &UserId,

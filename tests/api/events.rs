@@ -444,6 +444,34 @@ events_test! {
         assert_eq!(types(&events), expected, "only the types asked for, in order");
     }
 
+    async fn holds_and_releases_reach_subscriptions_and_refusals_do_not(app) {
+        let receiver = Receiver::start();
+        let (_, secret) = subscribe(&app, &receiver.url, None).await;
+        let id = app.create_user("held@example.com").await["id"].as_str().unwrap().to_owned();
+        let response = admin(
+            &app,
+            "default",
+            Method::POST,
+            &format!("/users/{id}/deactivate"),
+            Some(json!({"reason": "compromised", "hold": true})),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let refused = app
+            .patch_user(&id, json!([{"op": "replace", "value": {"active": true}}]))
+            .await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        set_active(&app, &id, true).await;
+        let events = receiver.wait_for(&secret, 5).await;
+        assert_eq!(
+            types(&events),
+            ["user.created", "user.deactivated", "user.held", "user.released", "user.reactivated"]
+        );
+        let held = &events[2].1["data"];
+        assert_eq!((held["id"].as_str(), held["active"].as_bool()), (Some(id.as_str()), Some(false)));
+        assert_eq!(held["actor"]["channel"], "admin");
+    }
+
     async fn a_failing_receiver_gets_every_event_in_order_once_it_recovers(app) {
         let receiver = Receiver::start();
         receiver.down.store(true, Ordering::SeqCst);

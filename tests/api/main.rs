@@ -34,6 +34,7 @@ mod filter;
 mod groups;
 mod integrity;
 mod lifecycle;
+mod lifecycle_depth;
 mod metrics;
 mod names;
 mod openapi;

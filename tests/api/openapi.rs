@@ -260,6 +260,74 @@ mod every_admin_endpoint_answers_as_the_document_says {
             400,
         )
         .await;
+        let held = call(
+            Method::POST,
+            "/users/{id}/deactivate",
+            &format!("/users/{id}/deactivate"),
+            Some(json!({"reason": "compromised", "hold": true})),
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(held["held"], true, "{held}");
+        let released = call(
+            Method::POST,
+            "/users/{id}/release",
+            &format!("/users/{id}/release"),
+            None,
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(released["held"], false, "{released}");
+        call(
+            Method::POST,
+            "/users/{id}/release",
+            &format!("/users/{unknown}/release"),
+            None,
+            admin,
+            404,
+        )
+        .await;
+        let gone = app.create_user("deleted-then-restored@example.com").await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            app.request(Method::DELETE, &format!("/Users/{gone}"), None)
+                .await
+                .status(),
+            reqwest::StatusCode::NO_CONTENT
+        );
+        let deleted = call(
+            Method::GET,
+            "/users",
+            "/users?status=deleted",
+            None,
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(deleted["users"][0]["id"], gone.as_str(), "{deleted}");
+        let restored = call(
+            Method::POST,
+            "/users/{id}/restore",
+            &format!("/users/{gone}/restore"),
+            None,
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(restored["id"], gone.as_str(), "{restored}");
+        call(
+            Method::POST,
+            "/users/{id}/restore",
+            &format!("/users/{gone}/restore"),
+            None,
+            admin,
+            404,
+        )
+        .await;
         call(
             Method::POST,
             "/users/{id}/activate",
@@ -512,6 +580,37 @@ mod every_admin_endpoint_answers_as_the_document_says {
             "/rate-limit",
             "/rate-limit",
             Some(json!({"perSecond": 0, "burst": 1})),
+            admin,
+            400,
+        )
+        .await;
+
+        // The org's retention of deleted users: the default, then its own; 0 refused.
+        let retention = call(
+            Method::GET,
+            "/deleted-user-retention",
+            "/deleted-user-retention",
+            None,
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(retention["source"], "default", "{retention}");
+        let retention = call(
+            Method::PUT,
+            "/deleted-user-retention",
+            "/deleted-user-retention",
+            Some(json!({"days": 45})),
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(retention["days"], 45, "{retention}");
+        call(
+            Method::PUT,
+            "/deleted-user-retention",
+            "/deleted-user-retention",
+            Some(json!({"days": 0})),
             admin,
             400,
         )

@@ -37,6 +37,8 @@ fn declared() -> Tables {
         scim_requests,
         console_sessions,
         console_links,
+        deleted_users,
+        org_deleted_user_retention,
     ];
     let mut tables = Tables::new();
     for sql in selects {

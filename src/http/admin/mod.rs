@@ -10,6 +10,7 @@ pub mod events;
 pub mod openapi;
 pub mod rate_limit;
 pub mod requests;
+pub mod retention;
 pub mod tokens;
 pub mod users;
 
@@ -47,6 +48,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/users/{id}").route(web::get().to(users::get)))
         .service(web::resource("/users/{id}/deactivate").route(web::post().to(users::deactivate)))
         .service(web::resource("/users/{id}/activate").route(web::post().to(users::activate)))
+        .service(web::resource("/users/{id}/release").route(web::post().to(users::release)))
+        .service(web::resource("/users/{id}/restore").route(web::post().to(users::restore)))
         .service(web::resource("/audit-events").route(web::get().to(audit::list)))
         .service(
             web::resource("/event-subscriptions")
@@ -79,6 +82,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/rate-limit")
                 .route(web::get().to(rate_limit::get))
                 .route(web::put().to(rate_limit::put)),
+        )
+        .service(
+            web::resource("/deleted-user-retention")
+                .route(web::get().to(retention::get))
+                .route(web::put().to(retention::put)),
         )
         .service(web::resource("/scim-requests").route(web::get().to(requests::list)))
         .default_service(web::to(not_found));

@@ -17,7 +17,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{AdminError, audit, events, rate_limit, requests, tokens, users};
+use super::{AdminError, audit, events, rate_limit, requests, retention, tokens, users};
 
 /// The admin API's document.
 #[derive(OpenApi)]
@@ -32,6 +32,8 @@ use super::{AdminError, audit, events, rate_limit, requests, tokens, users};
         users::get,
         users::deactivate,
         users::activate,
+        users::release,
+        users::restore,
         users::deactivate_many,
         users::activate_many,
         audit::list,
@@ -48,16 +50,19 @@ use super::{AdminError, audit, events, rate_limit, requests, tokens, users};
         tokens::rotate,
         rate_limit::get,
         rate_limit::put,
+        retention::get,
+        retention::put,
         requests::list,
     ),
     components(schemas(AdminError)),
     modifiers(&Conventions),
     tags(
-        (name = "users", description = "The org's users: list, read, deactivate, activate (one or many)"),
+        (name = "users", description = "The org's users: list, read, deactivate (with a hold or not), activate (one or many), release a hold"),
         (name = "audit", description = "The org's audit log"),
         (name = "events", description = "Lifecycle event subscriptions and their deliveries (docs/events.md)"),
         (name = "tokens", description = "The org's bearer tokens: mint, list, rotate, revoke"),
         (name = "rate-limit", description = "The org's SCIM rate limit (docs/limits.md)"),
+        (name = "deleted-user-retention", description = "How long the org's deleted users stay restorable (docs/admin-api.md)"),
         (name = "scim-requests", description = "The org's SCIM request log"),
         (name = "meta", description = "This document"),
     )

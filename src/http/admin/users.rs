@@ -1,4 +1,5 @@
-//! `/admin/v1/users`: list, read, deactivate, activate — the "Manage users" screen.
+//! `/admin/v1/users`: list, read, deactivate (with or without a hold), activate, release,
+//! deleted users and their restore — the "Manage users" screen.
 
 use actix_web::{HttpResponse, web};
 use base64::Engine as _;
@@ -10,9 +11,10 @@ use super::{Admin, AdminError, Lines, check_id, check_text};
 use crate::http::AppState;
 use crate::ids::UserId;
 use crate::provisioning::bulk_lifecycle;
+use crate::provisioning::deleted_users::{self, RestoreError};
 use crate::provisioning::search::AdminUserSearch;
 use crate::provisioning::users::{self, etag};
-use crate::provisioning::views::UserRow;
+use crate::provisioning::views::{DeletedUserRow, UserRow};
 use crate::provisioning::{Actor, Channel};
 
 /// Default and largest page of the admin list.
@@ -35,28 +37,81 @@ pub struct AdminUser {
     pub deactivated_by: Option<String>,
     /// Through which surface: `scim` or `admin`.
     pub deactivated_via: Option<String>,
+    /// Whether an admin put the user on hold: no SCIM request can reactivate it until an admin
+    /// releases the hold or activates the user.
+    pub held: bool,
+    /// RFC 3339; present while the user is on hold.
+    pub held_at: Option<String>,
+    /// Who set the hold: the admin token's `sub` or `jti`.
+    pub held_by: Option<String>,
+    /// The admin's reason for the hold, if given.
+    pub hold_reason: Option<String>,
+    /// RFC 3339; present for a deleted user only (`status=deleted`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+    /// Who deleted the user: a token's `sub` or `jti` (deleted users only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_by: Option<String>,
+    /// Through which surface it was deleted (deleted users only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_via: Option<String>,
+    /// The ids of the groups the deletion removed it from (deleted users only); a restore
+    /// does not re-add them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed_from_groups: Option<Vec<String>>,
     pub created: String,
     pub last_modified: String,
     pub version: String,
 }
 
+/// The `value`s of a resource's `emails`.
+fn emails_of(resource: &Value) -> Vec<String> {
+    resource
+        .get("emails")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|e| e.get("value").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn time(t: chrono::NaiveDateTime) -> String {
+    t.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+impl From<&DeletedUserRow> for AdminUser {
+    fn from(row: &DeletedUserRow) -> AdminUser {
+        AdminUser {
+            id: row.id.clone(),
+            user_name: row.user_name.clone(),
+            display_name: row.display_name.clone(),
+            external_id: row.external_id.clone(),
+            emails: emails_of(&row.resource.0),
+            active: row.active,
+            deactivated_at: row.deactivated_at.map(time),
+            deactivated_by: row.deactivated_by.clone(),
+            deactivated_via: row.deactivated_via.clone(),
+            held: row.held_at.is_some(),
+            held_at: row.held_at.map(time),
+            held_by: row.held_by.clone(),
+            hold_reason: row.hold_reason.clone(),
+            deleted_at: Some(time(row.deleted_at)),
+            deleted_by: Some(row.deleted_by.clone()),
+            deleted_via: Some(row.deleted_via.clone()),
+            removed_from_groups: Some(row.removed_group_ids()),
+            created: time(row.created_at),
+            last_modified: time(row.deleted_at),
+            version: etag(row.version),
+        }
+    }
+}
+
 impl From<&UserRow> for AdminUser {
     fn from(row: &UserRow) -> AdminUser {
-        let emails = row
-            .resource
-            .0
-            .get("emails")
-            .and_then(Value::as_array)
-            .map(|list| {
-                list.iter()
-                    .filter_map(|e| e.get("value").and_then(Value::as_str).map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let time = |t: chrono::NaiveDateTime| {
-            t.and_utc()
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-        };
+        let emails = emails_of(&row.resource.0);
         AdminUser {
             id: row.id.clone(),
             user_name: row.user_name.clone(),
@@ -67,6 +122,14 @@ impl From<&UserRow> for AdminUser {
             deactivated_at: row.deactivated_at.map(time),
             deactivated_by: row.deactivated_by.clone(),
             deactivated_via: row.deactivated_via.clone(),
+            held: row.held_at.is_some(),
+            held_at: row.held_at.map(time),
+            held_by: row.held_by.clone(),
+            hold_reason: row.hold_reason.clone(),
+            deleted_at: None,
+            deleted_by: None,
+            deleted_via: None,
+            removed_from_groups: None,
             created: time(row.created_at),
             last_modified: time(row.last_modified),
             version: etag(row.version),
@@ -78,8 +141,11 @@ impl From<&UserRow> for AdminUser {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// `active` or `deactivated`; absent: both.
+    /// `active`, `deactivated` or `deleted` (deleted users, restorable until purged); absent:
+    /// active and deactivated.
     status: Option<String>,
+    /// `true`: only users on hold; `false`: only users not on hold; absent: both.
+    held: Option<bool>,
     /// Text to find in userName, displayName or emails.
     q: Option<String>,
     /// The `nextCursor` of the previous page.
@@ -96,7 +162,7 @@ pub struct UserPage {
     pub next_cursor: Option<String>,
 }
 
-/// `GET /admin/v1/users?status=&q=&cursor=&limit=`
+/// `GET /admin/v1/users?status=&held=&q=&cursor=&limit=`
 #[utoipa::path(get, path = "/admin/v1/users", tag = "users", params(ListQuery),
     responses((status = 200, description = "One page of the org's users", body = UserPage)))]
 pub async fn list(
@@ -109,9 +175,10 @@ pub async fn list(
         None | Some("") => None,
         Some("active") => Some(true),
         Some("deactivated") => Some(false),
+        Some("deleted") => return list_deleted(admin, state, query).await,
         Some(_) => {
             return Err(AdminError::invalid(
-                "status must be 'active' or 'deactivated'",
+                "status must be 'active', 'deactivated' or 'deleted'",
             ));
         }
     };
@@ -127,6 +194,7 @@ pub async fn list(
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let search = AdminUserSearch {
         active,
+        held: query.held,
         text: query.q,
         after,
         // One more than asked tells whether a next page exists.
@@ -143,6 +211,69 @@ pub async fn list(
         users: rows.iter().map(AdminUser::from).collect(),
         next_cursor,
     }))
+}
+
+/// `GET /admin/v1/users?status=deleted`: the deleted users, in the same page shape.
+async fn list_deleted(
+    admin: Admin,
+    state: web::Data<AppState>,
+    query: ListQuery,
+) -> Result<HttpResponse, AdminError> {
+    if query.q.is_some() || query.held.is_some() {
+        return Err(AdminError::invalid(
+            "status=deleted takes no 'q' or 'held'; page with 'cursor' and 'limit'",
+        ));
+    }
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(AdminError::invalid(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let mut rows = deleted_users::list(&state.store, &admin.0.org, after, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or_default());
+    let next_cursor = rows
+        .last()
+        .filter(|_| more)
+        .map(|row| URL_SAFE_NO_PAD.encode(row.id.as_bytes()));
+    Ok(HttpResponse::Ok().json(UserPage {
+        users: rows.iter().map(AdminUser::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// `POST /admin/v1/users/{id}/restore`: brings a deleted user back (same id and attributes,
+/// the next version); its group memberships are not re-added. 409 `user_name_taken` naming
+/// the user that took its userName meanwhile.
+#[utoipa::path(post, path = "/admin/v1/users/{id}/restore", tag = "users", params(("id" = String, Path, description = "The deleted user's id")),
+    responses((status = 200, description = "The user, restored", body = AdminUser)))]
+pub async fn restore(
+    admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    check_id("id", &id)?;
+    let actor = Actor::from_principal(&admin.0, Channel::Admin);
+    match deleted_users::restore(&state.store, actor, &id).await {
+        Ok(row) => Ok(HttpResponse::Ok().json(AdminUser::from(&row))),
+        Err(RestoreError::UserNameTaken { user_name, holder }) => Err(AdminError::new(
+            409,
+            "user_name_taken",
+            match holder {
+                Some(holder) => format!(
+                    "userName '{user_name}' is now held by user '{holder}'; rename or delete \
+                     that user, then restore again"
+                ),
+                None => format!(
+                    "userName '{user_name}' was taken by another user meanwhile; find it with \
+                     GET /admin/v1/users?q=, rename or delete it, then restore again"
+                ),
+            },
+        )),
+        Err(RestoreError::Failed(e)) => Err(e.into()),
+    }
 }
 
 /// `GET /admin/v1/users/{id}`
@@ -162,13 +293,16 @@ pub async fn get(
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeactivateBody {
-    /// Why, recorded in the audit event.
+    /// Why, recorded in the audit event (and with the hold).
     reason: Option<String>,
+    /// `true`: put the user on hold, so that no SCIM request (an IdP's `active: true`) can
+    /// reactivate it until an admin releases the hold or activates the user.
+    hold: Option<bool>,
 }
 
 /// `POST /admin/v1/users/{id}/deactivate`: idempotent; returns the user.
 #[utoipa::path(post, path = "/admin/v1/users/{id}/deactivate", tag = "users", params(("id" = String, Path, description = "The user's id")),
-    request_body(content = Option<DeactivateBody>, description = "Optional: why, recorded in the audit event"),
+    request_body(content = Option<DeactivateBody>, description = "Optional: why, recorded in the audit event; whether to put the user on hold"),
     responses((status = 200, description = "The user, deactivated", body = AdminUser)))]
 pub async fn deactivate(
     admin: Admin,
@@ -179,24 +313,38 @@ pub async fn deactivate(
     check_id("id", &id)?;
     let body = super::read_body(payload).await?;
     // The body is optional; when present it must be the documented JSON.
-    let reason = if body.iter().all(u8::is_ascii_whitespace) {
-        None
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        DeactivateBody::default()
     } else {
-        serde_json::from_slice::<DeactivateBody>(&body)
-            .map_err(|e| {
-                AdminError::invalid(format!(
-                    "the body must be {{\"reason\": \"…\"}} or empty: {e}"
-                ))
-            })?
-            .reason
+        serde_json::from_slice::<DeactivateBody>(&body).map_err(|e| {
+            AdminError::invalid(format!(
+                "the body must be {{\"reason\": \"…\", \"hold\": true|false}} or empty: {e}"
+            ))
+        })?
     };
-    if let Some(reason) = &reason {
+    if let Some(reason) = &body.reason {
         check_text("reason", reason, super::MAX_REASON_CHARS, Lines::Allowed)?;
     }
-    set_active(admin, state, &id, false, reason).await
+    let hold = body.hold.unwrap_or(false);
+    set_active(admin, state, &id, false, body.reason, hold).await
 }
 
-/// `POST /admin/v1/users/{id}/activate`: idempotent; returns the user.
+/// `POST /admin/v1/users/{id}/release`: lifts the user's hold, leaving it deactivated;
+/// idempotent; returns the user.
+#[utoipa::path(post, path = "/admin/v1/users/{id}/release", tag = "users", params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "The user, without a hold (still deactivated)", body = AdminUser)))]
+pub async fn release(
+    admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    check_id("id", &id)?;
+    let actor = Actor::from_principal(&admin.0, Channel::Admin);
+    let row = users::release(&state.store, actor, &id).await?;
+    Ok(HttpResponse::Ok().json(AdminUser::from(&row)))
+}
+
+/// `POST /admin/v1/users/{id}/activate`: idempotent; lifts any hold; returns the user.
 #[utoipa::path(post, path = "/admin/v1/users/{id}/activate", tag = "users", params(("id" = String, Path, description = "The user's id")),
     responses((status = 200, description = "The user, active", body = AdminUser)))]
 pub async fn activate(
@@ -205,7 +353,7 @@ pub async fn activate(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
     check_id("id", &id)?;
-    set_active(admin, state, &id, true, None).await
+    set_active(admin, state, &id, true, None, false).await
 }
 
 async fn set_active(
@@ -214,9 +362,10 @@ async fn set_active(
     id: &str,
     active: bool,
     reason: Option<String>,
+    hold: bool,
 ) -> Result<HttpResponse, AdminError> {
     let actor = Actor::from_principal(&admin.0, Channel::Admin);
-    let row = users::set_active(&state.store, actor, id, active, reason).await?;
+    let row = users::set_active(&state.store, actor, id, active, reason, hold).await?;
     Ok(HttpResponse::Ok().json(AdminUser::from(&row)))
 }
 
@@ -228,6 +377,8 @@ pub struct ManyBody {
     ids: Vec<String>,
     /// Why, recorded in each audit event (deactivation only).
     reason: Option<String>,
+    /// Deactivation only: `true` puts each user on hold too.
+    hold: Option<bool>,
 }
 
 /// One user's outcome in the answer of `POST /admin/v1/users/deactivate|activate`.
@@ -286,9 +437,15 @@ async fn set_active_many(
     if let Some(reason) = &body.reason {
         check_text("reason", reason, super::MAX_REASON_CHARS, Lines::Allowed)?;
     }
+    if active && body.hold == Some(true) {
+        return Err(AdminError::invalid(
+            "'hold' applies to a deactivation only; an activation lifts any hold",
+        ));
+    }
+    let hold = body.hold.unwrap_or(false);
     let actor = Actor::from_principal(&admin.0, Channel::Admin);
     let outcomes =
-        bulk_lifecycle::set_active_many(&state.store, &actor, &body.ids, active, body.reason)
+        bulk_lifecycle::set_active_many(&state.store, &actor, &body.ids, active, body.reason, hold)
             .await?;
     Ok(HttpResponse::Ok().json(ManyAnswer {
         results: outcomes

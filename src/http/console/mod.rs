@@ -248,6 +248,7 @@ async fn render_users(
     let paged = after.is_some();
     let search = Search {
         active,
+        held: None,
         text: (!q.is_empty()).then(|| q.clone()),
         after,
         limit: PAGE_SIZE + 1,
@@ -345,6 +346,8 @@ async fn user_page(
 #[derive(Debug, Default, Deserialize)]
 struct ActionBody {
     reason: Option<String>,
+    /// Deactivation only: put the user on hold.
+    hold: Option<bool>,
 }
 
 /// A user row after a change, for the script to update the row in place.
@@ -391,8 +394,9 @@ async fn user_action(
     body: Option<web::Json<ActionBody>>,
 ) -> HttpResponse {
     let (id, action) = path.into_inner();
-    let reason = body.and_then(|b| b.into_inner().reason);
-    match change(&req, &state, vec![id], &action, reason, false).await {
+    let body = body.map(|b| b.into_inner()).unwrap_or_default();
+    let hold = body.hold.unwrap_or(false);
+    match change(&req, &state, vec![id], &action, body.reason, hold, false).await {
         Ok(answer) => answer,
         Err(refusal) => json_refusal(refusal),
     }
@@ -405,6 +409,7 @@ struct BulkBody {
     action: String,
     ids: Vec<String>,
     reason: Option<String>,
+    hold: Option<bool>,
 }
 
 /// `POST /admin/users/bulk` (JSON, `X-CSRF-Token`): "Deactivate selected" / "Activate
@@ -418,8 +423,10 @@ async fn bulk_action(
         action,
         ids,
         reason,
+        hold,
     } = body.into_inner();
-    match change(&req, &state, ids, &action, reason, true).await {
+    let hold = hold.unwrap_or(false);
+    match change(&req, &state, ids, &action, reason, hold, true).await {
         Ok(answer) => answer,
         Err(refusal) => json_refusal(refusal),
     }
@@ -431,6 +438,7 @@ async fn change(
     ids: Vec<String>,
     action: &str,
     reason: Option<String>,
+    hold: bool,
     bulk: bool,
 ) -> Result<HttpResponse, Refusal> {
     let session = session(req, state).await?;
@@ -446,8 +454,15 @@ async fn change(
         check_text("reason", reason, MAX_REASON_CHARS, Lines::Allowed)?;
     }
     let actor = session.actor();
-    let outcomes =
-        bulk_lifecycle::set_active_many(&state.store, &actor, &ids, active, reason).await?;
+    let outcomes = bulk_lifecycle::set_active_many(
+        &state.store,
+        &actor,
+        &ids,
+        active,
+        reason,
+        hold && !active,
+    )
+    .await?;
     if !bulk && let Some((_, Outcome::Failed(e))) = outcomes.first() {
         return Err(Refusal::Failed(e.clone()));
     }

@@ -383,6 +383,13 @@ fn confirm_dialog() -> Markup {
                 p id="confirm-text" {}
                 label for="confirm-reason" { "Reason (optional)" }
                 textarea id="confirm-reason" name="reason" rows="2" maxlength="1000" {}
+                p.hold hidden {
+                    input id="confirm-hold" type="checkbox" name="hold";
+                    " "
+                    label for="confirm-hold" {
+                        "Hold: the IdP cannot reactivate (only an admin can release the hold)"
+                    }
+                }
                 div.buttons {
                     button id="confirm-cancel" type="button" value="cancel" { "Cancel" }
                     button.primary id="confirm-ok" type="submit" value="confirm" {}
@@ -459,6 +466,13 @@ pub fn user(user: &UserRow, groups: &[Value], history: &[EventRow]) -> Markup {
                         " (" (user.deactivated_via.as_deref().unwrap_or("?")) ")"
                     }
                 }
+                @if let Some(at) = user.held_at {
+                    dt { "Hold" }
+                    dd {
+                        (when(at)) " by " (user.held_by.as_deref().unwrap_or("?"))
+                        @if let Some(reason) = &user.hold_reason { ": " (reason) }
+                    }
+                }
             }
         }
         section aria-labelledby="groups" {
@@ -488,6 +502,10 @@ fn action_label(action: &str) -> &str {
         "user.delete" => "Deleted",
         "user.deactivate" => "Deactivated",
         "user.reactivate" => "Activated",
+        "user.hold" => "Put on hold",
+        "user.release" => "Hold released",
+        "user.reactivate_refused" => "Reactivation refused (hold)",
+        "user.restore" => "Restored",
         "group.create" => "Group created",
         "group.update" => "Group updated",
         "group.delete" => "Group deleted",
@@ -573,19 +591,24 @@ pub struct AuditView<'a> {
 }
 
 /// The actions the audit page filters by.
-pub const ACTIONS: [&str; 8] = [
+pub const ACTIONS: [&str; 13] = [
     "user.create",
     "user.update",
     "user.deactivate",
     "user.reactivate",
     "user.delete",
+    "user.hold",
+    "user.release",
+    "user.reactivate_refused",
+    "user.restore",
+    "user.purge",
     "group.create",
     "group.update",
     "group.delete",
 ];
 
 /// The channels the audit page filters by.
-pub const CHANNELS: [&str; 3] = ["scim", "admin", "cli"];
+pub const CHANNELS: [&str; 4] = ["scim", "admin", "cli", "system"];
 
 /// Audit log.
 pub fn audit(view: &AuditView<'_>) -> Markup {

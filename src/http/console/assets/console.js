@@ -124,7 +124,8 @@ document.addEventListener("keydown", (event) => {
 
 const dialog = document.getElementById("confirm");
 
-// Opens the dialog; resolves to { reason } on confirm, null on Cancel or Escape.
+// Opens the dialog; resolves to { reason, hold } on confirm, null on Cancel or Escape. The
+// "Hold" checkbox shows for a deactivation (danger) only.
 function ask({ title, text, confirm, danger }) {
   dialog.querySelector("#confirm-title").textContent = title;
   dialog.querySelector("#confirm-text").textContent = text;
@@ -133,12 +134,17 @@ function ask({ title, text, confirm, danger }) {
   ok.classList.toggle("danger", danger);
   const reason = dialog.querySelector("#confirm-reason");
   reason.value = "";
+  const hold = dialog.querySelector("#confirm-hold");
+  if (hold) {
+    hold.checked = false;
+    hold.closest(".hold").hidden = !danger;
+  }
   dialog.returnValue = "";
   dialog.showModal();
   reason.focus();
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => {
-      resolve(dialog.returnValue === "confirm" ? { reason: reason.value.trim() } : null);
+      resolve(dialog.returnValue === "confirm" ? { reason: reason.value.trim(), hold: Boolean(danger && hold?.checked) } : null);
     }, { once: true });
   });
 }
@@ -175,7 +181,7 @@ async function confirmRow(row, action, returnFocus) {
   returnFocus?.focus();
   if (!answer) return;
   try {
-    const data = await post(`/admin/users/${encodeURIComponent(row.dataset.id)}/${action}`, { reason: answer.reason || null });
+    const data = await post(`/admin/users/${encodeURIComponent(row.dataset.id)}/${action}`, { reason: answer.reason || null, hold: answer.hold });
     data.users.forEach(updateRow);
     say(data.notice);
   } catch (error) {
@@ -233,6 +239,7 @@ for (const button of bulkButtons) {
         action: button.dataset.action,
         ids: rows.map((row) => row.dataset.id),
         reason: answer.reason || null,
+        hold: answer.hold,
       });
       data.users.forEach(updateRow);
       const failed = data.failures.map((f) => `${f.id}: ${f.message}`).join("; ");
