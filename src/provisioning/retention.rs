@@ -3,10 +3,12 @@
 //! (`PUT /admin/v1/deleted-user-retention`) or [`DEFAULT_DAYS`]; every node runs
 //! [`purge_expired`] every `ROSTER_DELETED_USER_PURGE_INTERVAL`.
 //!
-//! Several nodes may purge at once, safely: deleting a deleted user's row is the claim
-//! ([`deleted_users::purge`]). Of two transactions purging the same user, the second waits for
-//! the first's row lock (PostgreSQL) or for the write lock (SQLite), then deletes nothing and
-//! writes nothing, so each user is purged and audited once.
+//! One node purges at a time: each batch runs in a transaction that first takes the job's
+//! advisory lock without waiting ([`deleted_users::claim_purge_batch`]); a node that finds it
+//! taken skips its round (SQLite has one node and one writer). Should two purges meet anyway
+//! (`roster purge` beside the job), deleting a deleted user's row is the claim
+//! ([`deleted_users::purge`]): the second finds nothing, writes nothing, so each user is purged
+//! and audited once.
 
 use chrono::{DateTime, Utc};
 
@@ -166,22 +168,32 @@ pub async fn purge_expired(
             // A batch per call: the writer is not held by one org's whole purge.
             let batch = store
                 .run_write(move |conn| {
-                    let days = of(conn, &org_)?.days;
-                    let before = now
-                        .checked_sub_signed(chrono::Duration::days(days))
-                        .unwrap_or(now);
-                    let ids = deleted_users::expired(conn, &org_, before, BATCH)?;
-                    let actor = Actor::retention(org_.clone());
-                    let mut done = Vec::new();
-                    for id in &ids {
-                        if purge_one(conn, &org_, id, &actor)? {
-                            done.push(id.clone());
+                    // One node at a time: the batch runs in a transaction that holds the job's
+                    // lock (each user's purge a savepoint of it, as `purge_one` nests).
+                    write_tx(conn, |conn| {
+                        if !deleted_users::claim_purge_batch(conn)? {
+                            return Ok::<_, ScimError>(None);
                         }
-                    }
-                    Ok::<_, ScimError>((ids.len(), done))
+                        let days = of(conn, &org_)?.days;
+                        let before = now
+                            .checked_sub_signed(chrono::Duration::days(days))
+                            .unwrap_or(now);
+                        let ids = deleted_users::expired(conn, &org_, before, BATCH)?;
+                        let actor = Actor::retention(org_.clone());
+                        let mut done = Vec::new();
+                        for id in &ids {
+                            if purge_one(conn, &org_, id, &actor)? {
+                                done.push(id.clone());
+                            }
+                        }
+                        Ok(Some((ids.len(), done)))
+                    })
                 })
                 .await?;
-            let (seen, done) = batch;
+            let Some((seen, done)) = batch else {
+                tracing::debug!("another node is purging deleted users; this round is skipped");
+                return Ok(purged);
+            };
             let progressed = !done.is_empty();
             purged.extend(done.into_iter().map(|id| (org.clone(), id)));
             if seen < usize::try_from(BATCH).unwrap_or(usize::MAX) || !progressed {

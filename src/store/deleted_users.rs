@@ -212,6 +212,31 @@ pub fn expired(
         .load(conn)
 }
 
+/// The PostgreSQL advisory lock of the purge job (`roster-purge` in ASCII).
+pub const PURGE_LOCK: i64 = 0x7275_7267_6500;
+
+/// Whether this transaction may run a batch of the purge job: on PostgreSQL it takes the job's
+/// transaction-scoped advisory lock without waiting (`false` while another node holds it: that
+/// node is purging, and this one skips its round); SQLite has one node, whose writer runs one
+/// write at a time, so it always may. Call it inside the batch's transaction.
+pub fn claim_purge_batch(conn: &mut DbConnection) -> QueryResult<bool> {
+    match conn {
+        DbConnection::Sqlite(_) => Ok(true),
+        DbConnection::Pg(pg) => {
+            #[derive(QueryableByName)]
+            struct Claimed {
+                #[diesel(sql_type = diesel::sql_types::Bool)]
+                claimed: bool,
+            }
+            let row: Claimed = diesel::sql_query(format!(
+                "SELECT pg_try_advisory_xact_lock({PURGE_LOCK}) AS claimed"
+            ))
+            .get_result(pg)?;
+            Ok(row.claimed)
+        }
+    }
+}
+
 /// The orgs that have deleted users (the purge job visits only those).
 pub fn orgs(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
     deleted_users::table

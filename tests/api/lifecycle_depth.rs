@@ -618,6 +618,19 @@ both_backends! {
         assert!(purge_job(&app, now + chrono::Duration::days(6)).await.is_empty());
         let (_, page) = admin(&app, Method::GET, "/users?status=deleted", None).await;
         assert_eq!(page["users"].as_array().unwrap().len(), 1, "{page}");
+        if app.backend == Backend::Postgres {
+            // While another node holds the job's lock, this node's round purges nothing.
+            use diesel::RunQueryDsl;
+            let lock = roster::store::deleted_users::PURGE_LOCK;
+            let mut other_node = app.store.conn().unwrap();
+            diesel::sql_query(format!("SELECT pg_advisory_lock({lock})"))
+                .execute(&mut *other_node)
+                .unwrap();
+            assert!(purge_job(&app, now + chrono::Duration::days(8)).await.is_empty());
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({lock})"))
+                .execute(&mut *other_node)
+                .unwrap();
+        }
         assert_eq!(
             purge_job(&app, now + chrono::Duration::days(8)).await,
             [format!("default/{id}")]
