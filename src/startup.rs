@@ -25,6 +25,10 @@ use crate::scim::discovery::{BulkLimits, Capabilities};
 use crate::shutdown::{Draining, Shutdown};
 use crate::store::{Store, StoreOptions};
 
+/// PostgreSQL connections of the event delivery worker, beside the request pool
+/// ([`Store::with_own_pool`]; docs/configuration.md, `ROSTER_DB_POOL_SIZE`).
+const WORKER_CONNECTIONS: u32 = 2;
+
 /// Page size when a listing names no `count`.
 const DEFAULT_PAGE_SIZE: u32 = 100;
 /// How much longer than one delivery attempt (`ROSTER_EVENTS_TIMEOUT`) the worker may take to
@@ -65,19 +69,22 @@ impl Application {
         let signer =
             Arc::new(event_key::load(&store, settings).context("loading the event signing key")?);
         let jwks = web::Data::new(Jwks(signer.jwks()));
-        let events = settings
-            .events
-            .worker
-            .then(|| {
+        let events = if settings.events.worker {
+            let store = store
+                .with_own_pool(&settings.database_url, WORKER_CONNECTIONS)
+                .context("opening the event delivery worker's connections")?;
+            Some(
                 Worker::new(
-                    store.clone(),
+                    store,
                     settings.events.clone(),
                     signer.clone(),
                     settings.events_issuer(),
                 )
-            })
-            .transpose()
-            .context("building the event delivery client")?;
+                .context("building the event delivery client")?,
+            )
+        } else {
+            None
+        };
         let event_settings = web::Data::new(settings.events.clone());
         let signer = jwt
             .secret

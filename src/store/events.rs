@@ -586,7 +586,8 @@ pub struct Standing<'a> {
 /// Records `attempts` (a subscription's, in the order they were made) and its `standing`, if
 /// `owner` still holds the subscription's lease (else nothing is written and `false` returned:
 /// another worker took over, and will send the deliveries again). One lease update for the
-/// batch, then one update per attempt.
+/// batch, then the attempts: one statement for them all on PostgreSQL, one per attempt on
+/// SQLite (where they run on the writer thread without a round trip).
 pub fn record(
     conn: &mut DbConnection,
     subscription: &str,
@@ -616,6 +617,9 @@ pub fn record(
             ))
             .execute(conn)?;
     }
+    if let DbConnection::Pg(c) = conn {
+        return record_batch(c, attempts).map(|()| true);
+    }
     for attempt in attempts {
         let at = attempt.at.naive_utc();
         let delivered = attempt.error.is_none();
@@ -637,6 +641,46 @@ pub fn record(
             .execute(conn)?;
     }
     Ok(true)
+}
+
+/// [`record`]'s attempts on PostgreSQL: one `UPDATE … FROM unnest(…)` for the batch instead
+/// of one statement per acknowledged event (a batch holds each delivery at most once: a
+/// failure ends it).
+fn record_batch(conn: &mut diesel::PgConnection, attempts: &[Attempt<'_>]) -> QueryResult<()> {
+    use diesel::sql_types::{Array, Integer, Nullable};
+    if attempts.is_empty() {
+        return Ok(());
+    }
+    let at = |a: &Attempt<'_>| a.at.naive_utc();
+    let next = |a: &Attempt<'_>| {
+        if a.error.is_none() {
+            a.at.naive_utc()
+        } else {
+            a.retry_at.naive_utc()
+        }
+    };
+    diesel::sql_query(
+        "UPDATE event_deliveries d SET attempts = d.attempts + 1, last_attempt_at = a.at, \
+         last_status = a.status, last_error = a.error, response_excerpt = a.excerpt, \
+         status = CASE WHEN a.error IS NULL THEN 'delivered' ELSE 'pending' END, \
+         delivered_at = CASE WHEN a.error IS NULL THEN a.at END, next_attempt_at = a.next \
+         FROM unnest($1::bigint[], $2::timestamp[], $3::integer[], $4::text[], $5::text[], \
+                     $6::timestamp[]) AS a(id, at, status, error, excerpt, next) \
+         WHERE d.id = a.id",
+    )
+    .bind::<Array<BigInt>, _>(attempts.iter().map(|a| a.delivery).collect::<Vec<_>>())
+    .bind::<Array<Timestamp>, _>(attempts.iter().map(at).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Integer>>, _>(attempts.iter().map(|a| a.status).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(attempts.iter().map(|a| a.error).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(
+        attempts
+            .iter()
+            .map(|a| a.response_excerpt)
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Timestamp>, _>(attempts.iter().map(next).collect::<Vec<_>>())
+    .execute(conn)
+    .map(drop)
 }
 
 /// The `settings` row holding roster's SET signing key when it is kept in the database.
