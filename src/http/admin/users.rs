@@ -200,17 +200,8 @@ pub async fn list(
         // One more than asked tells whether a next page exists.
         limit: limit + 1,
     };
-    let mut rows = users::search(&state.store, &admin.0.org, search).await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or_default());
-    let next_cursor = rows
-        .last()
-        .filter(|_| more)
-        .map(|row| URL_SAFE_NO_PAD.encode(row.id.as_bytes()));
-    Ok(HttpResponse::Ok().json(UserPage {
-        users: rows.iter().map(AdminUser::from).collect(),
-        next_cursor,
-    }))
+    let rows = users::search(&state.store, &admin.0.org, search).await?;
+    Ok(HttpResponse::Ok().json(page(rows, limit, |row| row.id.as_bytes())))
 }
 
 /// `GET /admin/v1/users?status=deleted`: the deleted users, in the same page shape.
@@ -231,17 +222,26 @@ async fn list_deleted(
         )));
     }
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let mut rows = deleted_users::list(&state.store, &admin.0.org, after, limit + 1).await?;
+    let rows = deleted_users::list(&state.store, &admin.0.org, after, limit + 1).await?;
+    Ok(HttpResponse::Ok().json(page(rows, limit, |row| row.id.as_bytes())))
+}
+
+/// A page of at most `limit` users from `rows`, read one more than asked: the extra row only
+/// tells that a next page exists, and the cursor names the last row kept.
+fn page<R>(mut rows: Vec<R>, limit: i64, id: impl Fn(&R) -> &[u8]) -> UserPage
+where
+    for<'a> AdminUser: From<&'a R>,
+{
     let more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or_default());
     let next_cursor = rows
         .last()
         .filter(|_| more)
-        .map(|row| URL_SAFE_NO_PAD.encode(row.id.as_bytes()));
-    Ok(HttpResponse::Ok().json(UserPage {
+        .map(|row| URL_SAFE_NO_PAD.encode(id(row)));
+    UserPage {
         users: rows.iter().map(AdminUser::from).collect(),
         next_cursor,
-    }))
+    }
 }
 
 /// `POST /admin/v1/users/{id}/restore`: brings a deleted user back (same id and attributes,
