@@ -136,13 +136,21 @@ async fn wait_page(c: &Client, title: &str) {
     wait_text(c, "h1", title).await;
 }
 
+/// The text of the element `css` finds. The script may replace the element between the find and
+/// the read (a stale element reference): then it is found again, for at most a few seconds.
 async fn text(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no '{css}': {e}"))
-        .text()
-        .await
-        .unwrap()
+    let mut last = String::new();
+    for _ in 0..50 {
+        match c.find(Locator::Css(css)).await {
+            Ok(element) => match element.text().await {
+                Ok(text) => return text,
+                Err(e) => last = e.to_string(),
+            },
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no text of '{css}': {last}")
 }
 
 async fn click(c: &Client, css: &str) {
