@@ -813,7 +813,16 @@ both_backends! {
         type_into(c, "#per-second", "40").await;
         click(c, "#set-rate-limit button[type=submit]").await;
         wait_text(c, "#notice", "The rate limit is now 40 requests per second, bursts of 80.").await;
-        assert!(text(c, "#rate-limit-now").await.starts_with("40 requests per second, bursts of 80 (this organization's own"));
+        // The notice comes before the panel is refreshed (connectors.js): wait for the panel.
+        let started = Instant::now();
+        let mut now = text(c, "#rate-limit-now").await;
+        while !now.starts_with("40 requests per second, bursts of 80 (this organization's own")
+            && started.elapsed() < Duration::from_secs(10)
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            now = text(c, "#rate-limit-now").await;
+        }
+        assert!(now.starts_with("40 requests per second, bursts of 80 (this organization's own"), "{now}");
         let api_admin = app.mint(Role::Admin, "default", None);
         let limit: Value = app
             .client
