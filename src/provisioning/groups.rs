@@ -39,7 +39,7 @@ use crate::ids::{OrgId, UserId};
 use crate::scim::ScimError;
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::resource;
-use crate::scim::schema::GROUP_RESOURCE;
+use crate::scim::schema::{ResourceKind, ResourceTypeDef};
 use crate::store::filter::{SqlBool, SqlOrder};
 use crate::store::groups::{self, GroupData, GroupId, GroupRow, MemberRow};
 use crate::store::{DbConnection, Store, unique_violation, write_tx};
@@ -58,6 +58,14 @@ pub struct GroupView {
     pub members: Option<Vec<MemberRow>>,
 }
 
+/// The org's Group resource type (with its own extension schemas) that `actor` writes against.
+async fn group_type(
+    store: &Store,
+    actor: &Actor,
+) -> Result<std::sync::Arc<ResourceTypeDef>, ScimError> {
+    super::schema_extensions::resource_type(store, &actor.org, ResourceKind::Group).await
+}
+
 /// `POST /Groups` (RFC 7644 §3.3). `displayName` is unique per org ignoring case (409
 /// `uniqueness`); every member must be an existing user or group of the org (else 400
 /// `invalidValue` and nothing is created).
@@ -67,7 +75,8 @@ pub async fn create(
     body: Value,
     with_members: bool,
 ) -> Result<GroupView, ScimError> {
-    let mut attributes = resource::validate_create(&GROUP_RESOURCE, body)?.resource;
+    let rt = group_type(store, &actor).await?;
+    let mut attributes = resource::validate_create(&rt, body)?.resource;
     let wanted = parse_members(attributes.remove("members").as_ref())?;
     check_member_count(wanted.len())?;
     let data = GroupData::from_resource(attributes);
@@ -200,6 +209,7 @@ pub async fn replace(
 ) -> Result<GroupView, ScimError> {
     let id = parse_id(id)?;
     check_member_count(body.as_object().map_or(0, member_values))?;
+    let rt = group_type(store, &actor).await?;
     update(
         store,
         actor,
@@ -208,8 +218,7 @@ pub async fn replace(
         with_members,
         move |conn, current, delta| {
             let mut next =
-                resource::validate_replace(&GROUP_RESOURCE, &current.attributes(), body.clone())?
-                    .resource;
+                resource::validate_replace(&rt, &current.attributes(), body.clone())?.resource;
             let wanted = parse_members(next.remove("members").as_ref())?;
             replace_members(conn, current, &wanted, delta)?;
             Ok(Some(next))
@@ -242,6 +251,7 @@ pub async fn patch(
             })
             .sum(),
     )?;
+    let rt = group_type(store, &actor).await?;
     update(
         store,
         actor,
@@ -257,15 +267,10 @@ pub async fn patch(
                 return Ok(None);
             }
             let existing = current.attributes();
-            let next = patch::apply(
-                &GROUP_RESOURCE,
-                &existing,
-                &PatchRequest { operations: other },
-            )?;
+            let next = patch::apply(&rt, &existing, &PatchRequest { operations: other })?;
             // The patched group must be one a PUT would accept (required `displayName` not
             // blank, types, immutability), as for users.
-            let validated =
-                resource::validate_replace(&GROUP_RESOURCE, &existing, Value::Object(next))?;
+            let validated = resource::validate_replace(&rt, &existing, Value::Object(next))?;
             Ok(Some(validated.resource))
         },
     )

@@ -22,6 +22,7 @@ pub mod operator;
 pub mod rate_limits;
 pub mod request_log;
 pub mod retention;
+pub mod schema_extensions;
 pub mod search;
 pub mod tokens;
 pub mod users;

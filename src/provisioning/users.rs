@@ -17,18 +17,25 @@ use crate::ids::{OrgId, UserId};
 use crate::scim::ScimError;
 use crate::scim::patch::{self, PatchRequest};
 use crate::scim::resource;
-use crate::scim::schema::USER_RESOURCE;
+use crate::scim::schema::{ResourceKind, ResourceTypeDef, USER_RESOURCE};
 use crate::store::deleted_users;
 use crate::store::filter::SqlBool;
 use crate::store::users::{self, Deactivation, Page, UserData, UserRow};
 use crate::store::{Store, unique_violation, write_tx};
+use std::sync::Arc;
 
 pub use super::versioning::{Precondition, etag};
 
+/// The org's User resource type (with its own extension schemas) that `actor` writes against.
+async fn user_type(store: &Store, actor: &Actor) -> Result<Arc<ResourceTypeDef>, ScimError> {
+    super::schema_extensions::resource_type(store, &actor.org, ResourceKind::User).await
+}
+
 /// `POST /Users` (RFC 7644 §3.3).
 pub async fn create(store: &Store, actor: Actor, body: Value) -> Result<UserRow, ScimError> {
-    let validated = resource::validate_create(&USER_RESOURCE, body)?;
-    patch::check_value_counts(&USER_RESOURCE, &validated.resource)?;
+    let rt = user_type(store, &actor).await?;
+    let validated = resource::validate_create(&rt, body)?;
+    patch::check_value_counts(&rt, &validated.resource)?;
     let password_hash = hash_password(store, validated.password).await?;
     let mut attributes = validated.resource;
     // A user created without `active` has access; say so in the representation (Okta checks it).
@@ -163,8 +170,8 @@ pub async fn replace(
     // Validate once against the current state to hash the password outside the transaction;
     // the validation is repeated inside it against the state actually replaced.
     let current = get(store, &actor.org, id.as_str()).await?;
-    let password =
-        resource::validate_replace(&USER_RESOURCE, &current.attributes(), body.clone())?.password;
+    let rt = user_type(store, &actor).await?;
+    let password = resource::validate_replace(&rt, &current.attributes(), body.clone())?.password;
     let password_hash = hash_password(store, password).await?;
     update(
         store,
@@ -175,8 +182,8 @@ pub async fn replace(
         None,
         HoldIntent::Keep,
         move |current| {
-            let validated = resource::validate_replace(&USER_RESOURCE, current, body.clone())?;
-            patch::check_value_counts(&USER_RESOURCE, &validated.resource)?;
+            let validated = resource::validate_replace(&rt, current, body.clone())?;
+            patch::check_value_counts(&rt, &validated.resource)?;
             let mut next = validated.resource;
             // PUT without `active` leaves the state as it is rather than deactivating: AIW Okta apps
             // drop it from profile updates (docs/idp-behaviour.md, "Okta", "Update: PUT or PATCH").
@@ -202,6 +209,7 @@ pub async fn patch(
     let id = parse_id(id)?;
     let password = patch_password(&request)?;
     let password_hash = hash_password(store, password).await?;
+    let rt = user_type(store, &actor).await?;
     update(
         store,
         actor,
@@ -211,12 +219,11 @@ pub async fn patch(
         None,
         HoldIntent::Keep,
         move |current| {
-            let mut next = patch::apply(&USER_RESOURCE, current, &request)?;
+            let mut next = patch::apply(&rt, current, &request)?;
             next.remove("password");
             // PUT and PATCH share validation: the patched resource must be
             // one a PUT would accept (required attributes, types, immutability, one primary).
-            let validated =
-                resource::validate_replace(&USER_RESOURCE, current, Value::Object(next))?;
+            let validated = resource::validate_replace(&rt, current, Value::Object(next))?;
             // Unlike PUT, a PATCH names what it changes: one that removes `active` leaves it
             // unassigned (RFC 7643 §2.5), which roster reads as active, the state of a user
             // created without it; the change goes through the lifecycle rule like any other.

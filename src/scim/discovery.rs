@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::schema::{RESOURCE_TYPES, ResourceTypeDef, SchemaDef};
+use super::schema::{ResourceTypeDef, SchemaDef};
 
 /// URN of the ServiceProviderConfig schema (RFC 7643 §5).
 pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
@@ -109,9 +109,10 @@ pub fn service_provider_config(base_url: &str, caps: &Capabilities) -> Value {
     doc
 }
 
-/// Every resource type (RFC 7643 §6, §8.6), each with `meta.location`.
-pub fn resource_types(base_url: &str) -> Vec<Value> {
-    RESOURCE_TYPES
+/// Every resource type of `types` (an organization's, RFC 7643 §6, §8.6), each with
+/// `meta.location`.
+pub fn resource_types(base_url: &str, types: &[&ResourceTypeDef]) -> Vec<Value> {
+    types
         .iter()
         .map(|rt| resource_type_json(base_url, rt))
         .collect()
@@ -120,8 +121,8 @@ pub fn resource_types(base_url: &str) -> Vec<Value> {
 /// One resource type by its `id` (`User`, `Group`). Matched ignoring case: the ids are attribute
 /// -like names, which SCIM compares ignoring case (RFC 7643 §2.1), and answering
 /// `/ResourceTypes/user` harms no one.
-pub fn resource_type(base_url: &str, name: &str) -> Option<Value> {
-    RESOURCE_TYPES
+pub fn resource_type(base_url: &str, types: &[&ResourceTypeDef], name: &str) -> Option<Value> {
+    types
         .iter()
         .find(|rt| rt.name.eq_ignore_ascii_case(name))
         .map(|rt| resource_type_json(base_url, rt))
@@ -134,7 +135,7 @@ fn resource_type_json(base_url: &str, rt: &ResourceTypeDef) -> Value {
     doc.insert("name".to_owned(), rt.name.into());
     doc.insert("endpoint".to_owned(), rt.endpoint.into());
     doc.insert("description".to_owned(), rt.description.into());
-    doc.insert("schema".to_owned(), rt.schema.id.into());
+    doc.insert("schema".to_owned(), rt.schema.id.clone().into());
     // Omitted when empty, as in the RFC's Group example (§8.6).
     if !rt.extensions.is_empty() {
         let extensions = rt
@@ -154,28 +155,28 @@ fn resource_type_json(base_url: &str, rt: &ResourceTypeDef) -> Value {
     Value::Object(doc)
 }
 
-/// Every resource schema: core User, Enterprise User, Group (RFC 7643 §7, §8.7.1). As in §8.7.1
-/// the common attributes (`id`, `externalId`, `meta`) are not listed: RFC 7643 §3.1 defines them
-/// for every resource.
-pub fn schemas(base_url: &str) -> Vec<Value> {
-    all_schemas()
+/// Every resource schema of `types`: core User, Enterprise User, Group, then the organization's
+/// own extensions (RFC 7643 §7, §8.7.1). As in §8.7.1 the common attributes (`id`, `externalId`,
+/// `meta`) are not listed: RFC 7643 §3.1 defines them for every resource.
+pub fn schemas(base_url: &str, types: &[&ResourceTypeDef]) -> Vec<Value> {
+    all_schemas(types)
         .into_iter()
         .map(|s| schema_json(base_url, s))
         .collect()
 }
 
 /// One schema by its URN, ignoring case (RFC 7643 §2.1).
-pub fn schema(base_url: &str, urn: &str) -> Option<Value> {
-    all_schemas()
+pub fn schema(base_url: &str, types: &[&ResourceTypeDef], urn: &str) -> Option<Value> {
+    all_schemas(types)
         .into_iter()
         .find(|s| s.id.eq_ignore_ascii_case(urn))
         .map(|s| schema_json(base_url, s))
 }
 
 /// The schemas of every resource type, core before extensions, each once.
-fn all_schemas() -> Vec<&'static SchemaDef> {
-    let mut out: Vec<&'static SchemaDef> = Vec::new();
-    for s in RESOURCE_TYPES.iter().flat_map(|rt| rt.schemas()) {
+fn all_schemas<'r>(types: &[&'r ResourceTypeDef]) -> Vec<&'r SchemaDef> {
+    let mut out: Vec<&SchemaDef> = Vec::new();
+    for s in types.iter().flat_map(|rt| rt.schemas()) {
         if !out.iter().any(|seen| seen.id == s.id) {
             out.push(s);
         }
@@ -186,7 +187,7 @@ fn all_schemas() -> Vec<&'static SchemaDef> {
 fn schema_json(base_url: &str, s: &SchemaDef) -> Value {
     // Serialising plain static data cannot fail; an empty list is the harmless fallback.
     let mut attributes =
-        serde_json::to_value(s.attributes).unwrap_or_else(|_| Value::Array(Vec::new()));
+        serde_json::to_value(&s.attributes).unwrap_or_else(|_| Value::Array(Vec::new()));
     advertise_limits(&mut attributes);
     json!({
         "schemas": [SCHEMA_SCHEMA],
@@ -254,6 +255,10 @@ mod tests {
     use super::*;
 
     const BASE: &str = "https://example.com/scim/v2";
+
+    fn built_in() -> [&'static ResourceTypeDef; 2] {
+        super::super::schema::resource_types()
+    }
 
     fn caps() -> Capabilities {
         Capabilities {
@@ -358,7 +363,7 @@ mod tests {
 
     #[test]
     fn resource_types_document_both_types() {
-        let types = resource_types(BASE);
+        let types = resource_types(BASE, &built_in());
         assert_eq!(
             types,
             vec![
@@ -389,13 +394,16 @@ mod tests {
                 }),
             ]
         );
-        assert_eq!(resource_type(BASE, "group").as_ref(), types.get(1));
-        assert_eq!(resource_type(BASE, "Widget"), None);
+        assert_eq!(
+            resource_type(BASE, &built_in(), "group").as_ref(),
+            types.get(1)
+        );
+        assert_eq!(resource_type(BASE, &built_in(), "Widget"), None);
     }
 
     #[test]
     fn schemas_list_the_three_schemas_without_nulls() {
-        let all = schemas(BASE);
+        let all = schemas(BASE, &built_in());
         let ids: Vec<&str> = all.iter().filter_map(|s| s["id"].as_str()).collect();
         assert_eq!(ids, [USER_SCHEMA, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA]);
         for s in &all {
@@ -404,7 +412,7 @@ mod tests {
             assert_eq!(s["meta"]["resourceType"], "Schema");
             assert!(s["attributes"].as_array().is_some_and(|a| !a.is_empty()));
         }
-        let user = schema(BASE, &USER_SCHEMA.to_uppercase()).unwrap();
+        let user = schema(BASE, &built_in(), &USER_SCHEMA.to_uppercase()).unwrap();
         assert_eq!(
             user["meta"]["location"],
             "https://example.com/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:User"
@@ -428,7 +436,7 @@ mod tests {
             (&password["mutability"], &password["returned"]),
             (&json!("writeOnly"), &json!("never"))
         );
-        assert_eq!(schema(BASE, "urn:example:nosuch"), None);
+        assert_eq!(schema(BASE, &built_in(), "urn:example:nosuch"), None);
     }
 
     #[test]
@@ -449,7 +457,7 @@ mod tests {
             (Some(7), Some(2))
         );
         assert_eq!(page["startIndex"], 3);
-        let wrapped = list_response(schemas(BASE), 3, 1);
+        let wrapped = list_response(schemas(BASE, &built_in()), 3, 1);
         assert_no_nulls(&wrapped);
     }
 }

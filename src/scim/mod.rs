@@ -6,6 +6,7 @@ pub mod caseless;
 pub mod cursor;
 pub mod discovery;
 pub mod error;
+pub mod extension;
 pub mod filter;
 pub mod patch;
 pub mod path;

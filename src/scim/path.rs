@@ -5,6 +5,7 @@
 //! [`super::patch::PatchPath`], with the PATCH code; it is re-exported here under its old name.
 
 use std::fmt;
+use std::sync::LazyLock;
 
 use super::error::ScimError;
 pub use super::patch::PatchPath;
@@ -15,20 +16,21 @@ use super::schema::{
 /// The `schemas` attribute every resource carries (RFC 7643 §3). It is in no schema's attribute
 /// table, yet filters may name it (RFC 7644 §3.4.2.2 example `schemas eq "urn:…"`), so
 /// [`AttrPath::resolve`] answers it with this definition, attributed to the core schema.
-pub static SCHEMAS_ATTRIBUTE: AttributeDef = AttributeDef {
-    name: "schemas",
+pub static SCHEMAS_ATTRIBUTE: LazyLock<AttributeDef> = LazyLock::new(|| AttributeDef {
+    name: "schemas".to_owned(),
     kind: AttributeType::Reference,
     multi_valued: true,
-    description: "The schema URNs the resource conforms to.",
+    description: "The schema URNs the resource conforms to.".to_owned(),
     required: true,
     case_exact: false,
     mutability: Mutability::ReadOnly,
     returned: Returned::Always,
     uniqueness: Uniqueness::None,
-    canonical_values: &[],
-    reference_types: &["uri"],
-    sub_attributes: &[],
-};
+    canonical_values: Vec::new(),
+    reference_types: vec!["uri".to_owned()],
+    sub_attributes: Vec::new(),
+    indexed: false,
+});
 
 /// An attribute path without a value filter (RFC 7644 §3.10, ABNF `attrPath` of §3.4.2.2):
 /// `[URN ":"] attr ["." subAttr]`, for example `userName`, `name.givenName`,
@@ -80,7 +82,7 @@ impl AttrPath {
     /// `manager` still finds the enterprise `manager`. `schemas` resolves to
     /// [`SCHEMAS_ATTRIBUTE`]. A sub-attribute must exist in a complex attribute. Unknown
     /// names give `None`.
-    pub fn resolve(&self, rt: &ResourceTypeDef) -> Option<Resolved> {
+    pub fn resolve<'r>(&self, rt: &'r ResourceTypeDef) -> Option<Resolved<'r>> {
         let (schema, attr) = match &self.urn {
             Some(urn) => {
                 let schema = rt.schema(urn)?;
@@ -98,13 +100,13 @@ impl AttrPath {
     }
 }
 
-fn attribute_in(
-    rt: &ResourceTypeDef,
-    schema: &'static SchemaDef,
+fn attribute_in<'r>(
+    rt: &'r ResourceTypeDef,
+    schema: &'r SchemaDef,
     name: &str,
-) -> Option<&'static AttributeDef> {
+) -> Option<&'r AttributeDef> {
     if std::ptr::eq(schema, rt.schema) {
-        if name.eq_ignore_ascii_case(SCHEMAS_ATTRIBUTE.name) {
+        if name.eq_ignore_ascii_case(&SCHEMAS_ATTRIBUTE.name) {
             return Some(&SCHEMAS_ATTRIBUTE);
         }
         rt.core_attribute(name)
@@ -179,19 +181,19 @@ fn is_urn(s: &str) -> bool {
 /// The definitions a path names, taken from the schema tables (RFC 7643 §7), so their `name`s
 /// are canonical.
 #[derive(Debug, Clone, Copy)]
-pub struct Resolved {
+pub struct Resolved<'r> {
     /// The schema the attribute belongs to (the core schema for common attributes).
-    pub schema: &'static SchemaDef,
+    pub schema: &'r SchemaDef,
     /// The top-level attribute.
-    pub attr: &'static AttributeDef,
+    pub attr: &'r AttributeDef,
     /// The sub-attribute, when the path names one.
-    pub sub: Option<&'static AttributeDef>,
+    pub sub: Option<&'r AttributeDef>,
 }
 
-impl Resolved {
+impl<'r> Resolved<'r> {
     /// The definition the path ends at: the sub-attribute if any, else the attribute
     /// (RFC 7643 §2.2, whose characteristics govern comparison and writes).
-    pub fn leaf(&self) -> &'static AttributeDef {
+    pub fn leaf(&self) -> &'r AttributeDef {
         self.sub.unwrap_or(self.attr)
     }
 
@@ -206,8 +208,8 @@ impl Resolved {
     pub fn to_path(&self, rt: &ResourceTypeDef) -> AttrPath {
         AttrPath {
             urn: self.is_extension(rt).then(|| self.schema.id.to_owned()),
-            attr: self.attr.name.to_owned(),
-            sub_attr: self.sub.map(|s| s.name.to_owned()),
+            attr: self.attr.name.clone(),
+            sub_attr: self.sub.map(|s| s.name.clone()),
         }
     }
 }
@@ -281,7 +283,7 @@ mod tests {
             .and_then(|a| a.resolve(&USER_RESOURCE));
         let r = r.unwrap();
         assert_eq!(
-            (r.attr.name, r.sub.map(|s| s.name)),
+            (r.attr.name.as_str(), r.sub.map(|s| s.name.as_str())),
             ("name", Some("givenName"))
         );
         assert_eq!(
@@ -312,7 +314,7 @@ mod tests {
             .unwrap()
             .resolve(&GROUP_RESOURCE);
         assert_eq!(
-            meta.and_then(|m| m.sub).map(|s| s.name),
+            meta.and_then(|m| m.sub).map(|s| s.name.as_str()),
             Some("lastModified")
         );
 

@@ -3,6 +3,12 @@
 //! One table per schema drives `/Schemas`, type and mutability checks, `attributes=` projection,
 //! filter validation and case-insensitive attribute lookup. Nothing else in roster hard-codes
 //! which attributes exist or how they behave.
+//!
+//! The built-in schemas are built once ([`LazyLock`]); an organization's own extension schemas
+//! (registered through the admin API, RFC 7643 §3.3) are the same types, owned, and shared by
+//! [`Arc`] in that organization's [`ResourceTypeDef`]s.
+
+use std::sync::{Arc, LazyLock};
 
 use serde::Serialize;
 
@@ -61,104 +67,110 @@ pub enum Uniqueness {
 }
 
 /// One attribute definition with all its characteristics (RFC 7643 §7).
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttributeDef {
-    pub name: &'static str,
+    pub name: String,
     #[serde(rename = "type")]
     pub kind: AttributeType,
     pub multi_valued: bool,
-    pub description: &'static str,
+    pub description: String,
     pub required: bool,
     pub case_exact: bool,
     pub mutability: Mutability,
     pub returned: Returned,
     pub uniqueness: Uniqueness,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pub canonical_values: &'static [&'static str],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pub reference_types: &'static [&'static str],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pub sub_attributes: &'static [AttributeDef],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub canonical_values: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reference_types: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sub_attributes: Vec<AttributeDef>,
+    /// roster's own, not an RFC 7643 characteristic: the attribute's string values are kept in
+    /// an index as well (an organization's extension attributes), so each is at most
+    /// [`super::value::MAX_INDEXED_BYTES`].
+    #[serde(skip)]
+    pub indexed: bool,
 }
 
 impl AttributeDef {
     /// A readWrite, singular, optional, case-insensitive attribute returned by default.
-    pub const fn new(name: &'static str, kind: AttributeType) -> Self {
+    pub fn new(name: &str, kind: AttributeType) -> Self {
         Self {
-            name,
+            name: name.to_owned(),
             kind,
             multi_valued: false,
-            description: "",
+            description: String::new(),
             required: false,
             case_exact: false,
             mutability: Mutability::ReadWrite,
             returned: Returned::Default,
             uniqueness: Uniqueness::None,
-            canonical_values: &[],
-            reference_types: &[],
-            sub_attributes: &[],
+            canonical_values: Vec::new(),
+            reference_types: Vec::new(),
+            sub_attributes: Vec::new(),
+            indexed: false,
         }
     }
-    const fn string(name: &'static str) -> Self {
+    fn string(name: &str) -> Self {
         Self::new(name, AttributeType::String)
     }
-    const fn boolean(name: &'static str) -> Self {
+    fn boolean(name: &str) -> Self {
         Self::new(name, AttributeType::Boolean)
     }
-    const fn complex(name: &'static str, subs: &'static [AttributeDef]) -> Self {
+    fn complex(name: &str, subs: Vec<AttributeDef>) -> Self {
         let mut a = Self::new(name, AttributeType::Complex);
         a.sub_attributes = subs;
         a
     }
-    const fn reference(name: &'static str, types: &'static [&'static str]) -> Self {
+    fn reference(name: &str, types: &[&str]) -> Self {
         let mut a = Self::new(name, AttributeType::Reference);
-        a.reference_types = types;
+        a.reference_types = strings(types);
         a
     }
-    const fn describe(mut self, d: &'static str) -> Self {
-        self.description = d;
+    fn describe(mut self, d: &str) -> Self {
+        self.description = d.to_owned();
         self
     }
-    const fn multi(mut self) -> Self {
+    fn multi(mut self) -> Self {
         self.multi_valued = true;
         self
     }
-    const fn required(mut self) -> Self {
+    fn required(mut self) -> Self {
         self.required = true;
         self
     }
-    const fn case_exact(mut self) -> Self {
+    fn case_exact(mut self) -> Self {
         self.case_exact = true;
         self
     }
-    const fn read_only(mut self) -> Self {
+    fn read_only(mut self) -> Self {
         self.mutability = Mutability::ReadOnly;
         self
     }
-    const fn immutable(mut self) -> Self {
+    fn immutable(mut self) -> Self {
         self.mutability = Mutability::Immutable;
         self
     }
-    const fn write_only(mut self) -> Self {
+    fn write_only(mut self) -> Self {
         self.mutability = Mutability::WriteOnly;
         self
     }
-    const fn returned(mut self, r: Returned) -> Self {
+    fn returned(mut self, r: Returned) -> Self {
         self.returned = r;
         self
     }
-    const fn unique(mut self, u: Uniqueness) -> Self {
+    fn unique(mut self, u: Uniqueness) -> Self {
         self.uniqueness = u;
         self
     }
-    const fn canonical(mut self, values: &'static [&'static str]) -> Self {
-        self.canonical_values = values;
+    fn canonical(mut self, values: &[&str]) -> Self {
+        self.canonical_values = strings(values);
         self
     }
 
     /// The sub-attribute called `name`, ignoring case (RFC 7643 §2.1).
-    pub fn sub_attribute(&self, name: &str) -> Option<&'static AttributeDef> {
+    pub fn sub_attribute(&self, name: &str) -> Option<&AttributeDef> {
         self.sub_attributes
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
@@ -170,40 +182,67 @@ impl AttributeDef {
     }
 }
 
+fn strings(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
+}
+
 /// A schema: its URN and its top-level attributes (RFC 7643 §7).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SchemaDef {
-    pub id: &'static str,
-    pub name: &'static str,
-    pub description: &'static str,
-    pub attributes: &'static [AttributeDef],
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub attributes: Vec<AttributeDef>,
 }
 
 impl SchemaDef {
     /// The top-level attribute called `name`, ignoring case.
-    pub fn attribute(&self, name: &str) -> Option<&'static AttributeDef> {
+    pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
         self.attributes
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
-/// A resource type (RFC 7643 §6): its endpoint, core schema and extensions.
-#[derive(Debug)]
+/// The resource types roster stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    User,
+    Group,
+}
+
+/// A resource type (RFC 7643 §6): its endpoint, core schema and extensions. The built-in ones are
+/// [`USER_RESOURCE`] and [`GROUP_RESOURCE`]; an organization with extension schemas of its own has
+/// its copy of them with those extensions added ([`ResourceTypeDef::with_extensions`]).
+#[derive(Debug, Clone)]
 pub struct ResourceTypeDef {
+    pub kind: ResourceKind,
     pub name: &'static str,
     pub endpoint: &'static str,
     pub description: &'static str,
     pub schema: &'static SchemaDef,
     /// Extension schemas, each with whether it is required.
-    pub extensions: &'static [(&'static SchemaDef, bool)],
+    pub extensions: Vec<(Arc<SchemaDef>, bool)>,
     /// Further URNs accepted in a request's `schemas` as aliases of the core schema.
     pub schema_aliases: &'static [&'static str],
 }
 
 impl ResourceTypeDef {
+    /// This resource type with `custom` added to its extensions (none of them required), after
+    /// the built-in ones.
+    pub fn with_extensions(&self, custom: impl IntoIterator<Item = Arc<SchemaDef>>) -> Self {
+        let mut rt = self.clone();
+        rt.extensions.extend(custom.into_iter().map(|s| (s, false)));
+        rt
+    }
+
+    /// Whether `schema` is one of the extensions an organization registered (not built in).
+    pub fn is_custom(&self, schema: &SchemaDef) -> bool {
+        !std::ptr::eq(schema, self.schema) && !BUILT_IN_EXTENSIONS.contains(&schema.id.as_str())
+    }
+
     /// The schema (core or extension) whose URN is `urn`, ignoring case (RFC 7643 §2.1).
-    pub fn schema(&self, urn: &str) -> Option<&'static SchemaDef> {
+    pub fn schema(&self, urn: &str) -> Option<&SchemaDef> {
         if self.schema.id.eq_ignore_ascii_case(urn)
             || self
                 .schema_aliases
@@ -214,13 +253,13 @@ impl ResourceTypeDef {
         }
         self.extensions
             .iter()
-            .map(|(s, _)| *s)
+            .map(|(s, _)| &**s)
             .find(|s| s.id.eq_ignore_ascii_case(urn))
     }
 
     /// A top-level attribute of the core schema or one of the common attributes (`id`,
     /// `externalId`, `meta`), ignoring case.
-    pub fn core_attribute(&self, name: &str) -> Option<&'static AttributeDef> {
+    pub fn core_attribute(&self, name: &str) -> Option<&AttributeDef> {
         COMMON_ATTRIBUTES
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
@@ -228,8 +267,8 @@ impl ResourceTypeDef {
     }
 
     /// Every schema this resource type knows: core first, then extensions.
-    pub fn schemas(&self) -> impl Iterator<Item = &'static SchemaDef> + '_ {
-        std::iter::once(self.schema).chain(self.extensions.iter().map(|(s, _)| *s))
+    pub fn schemas(&self) -> impl Iterator<Item = &SchemaDef> + '_ {
+        std::iter::once(self.schema).chain(self.extensions.iter().map(|(s, _)| &**s))
     }
 }
 
@@ -238,7 +277,7 @@ const CANONICAL_EMAIL_TYPES: &[&str] = &["work", "home", "other"];
 /// The sub-attributes of a standard multi-valued attribute (RFC 7643 §2.4).
 macro_rules! multi_valued_subs {
     ($value_kind:expr, $types:expr) => {
-        &[
+        vec![
             AttributeDef::new("value", $value_kind),
             AttributeDef::string("display"),
             AttributeDef::string("type").canonical($types),
@@ -248,47 +287,50 @@ macro_rules! multi_valued_subs {
 }
 
 /// The common attributes of every resource (RFC 7643 §3.1).
-pub static COMMON_ATTRIBUTES: &[AttributeDef] = &[
-    AttributeDef::string("id")
-        .describe("Unique identifier for the resource, assigned by the service provider.")
-        .case_exact()
-        .read_only()
-        .returned(Returned::Always)
-        .unique(Uniqueness::Server),
-    AttributeDef::string("externalId")
-        .describe("Identifier of the resource as defined by the provisioning client.")
-        .case_exact(),
-    AttributeDef::complex(
-        "meta",
-        &[
-            AttributeDef::string("resourceType")
-                .case_exact()
-                .read_only(),
-            AttributeDef::new("created", AttributeType::DateTime).read_only(),
-            AttributeDef::new("lastModified", AttributeType::DateTime).read_only(),
-            AttributeDef::reference("location", &["uri"])
-                .case_exact()
-                .read_only(),
-            AttributeDef::string("version").case_exact().read_only(),
-        ],
-    )
-    .describe("Resource metadata.")
-    .read_only(),
-];
+pub static COMMON_ATTRIBUTES: LazyLock<Vec<AttributeDef>> = LazyLock::new(|| {
+    vec![
+        AttributeDef::string("id")
+            .describe("Unique identifier for the resource, assigned by the service provider.")
+            .case_exact()
+            .read_only()
+            .returned(Returned::Always)
+            .unique(Uniqueness::Server),
+        AttributeDef::string("externalId")
+            .describe("Identifier of the resource as defined by the provisioning client.")
+            .case_exact(),
+        AttributeDef::complex(
+            "meta",
+            vec![
+                AttributeDef::string("resourceType")
+                    .case_exact()
+                    .read_only(),
+                AttributeDef::new("created", AttributeType::DateTime).read_only(),
+                AttributeDef::new("lastModified", AttributeType::DateTime).read_only(),
+                AttributeDef::reference("location", &["uri"])
+                    .case_exact()
+                    .read_only(),
+                AttributeDef::string("version").case_exact().read_only(),
+            ],
+        )
+        .describe("Resource metadata.")
+        .read_only(),
+    ]
+});
 
 /// The core User schema (RFC 7643 §4.1, §8.7.1).
-pub static USER: SchemaDef = SchemaDef {
-    id: USER_SCHEMA,
-    name: "User",
-    description: "User Account",
-    attributes: &[
+pub static USER: LazyLock<SchemaDef> = LazyLock::new(|| {
+    SchemaDef {
+    id: USER_SCHEMA.to_owned(),
+    name: "User".to_owned(),
+    description: "User Account".to_owned(),
+    attributes: vec![
         AttributeDef::string("userName")
             .describe("Unique identifier for the User, used to authenticate. Unique per organization, ignoring case.")
             .required()
             .unique(Uniqueness::Server),
         AttributeDef::complex(
             "name",
-            &[
+            vec![
                 AttributeDef::string("formatted"),
                 AttributeDef::string("familyName"),
                 AttributeDef::string("givenName"),
@@ -328,7 +370,7 @@ pub static USER: SchemaDef = SchemaDef {
         .multi(),
         AttributeDef::complex(
             "photos",
-            &[
+            vec![
                 AttributeDef::reference("value", &["external"]),
                 AttributeDef::string("display"),
                 AttributeDef::string("type").canonical(&["photo", "thumbnail"]),
@@ -339,7 +381,7 @@ pub static USER: SchemaDef = SchemaDef {
         .multi(),
         AttributeDef::complex(
             "addresses",
-            &[
+            vec![
                 AttributeDef::string("formatted"),
                 AttributeDef::string("streetAddress"),
                 AttributeDef::string("locality"),
@@ -354,7 +396,7 @@ pub static USER: SchemaDef = SchemaDef {
         .multi(),
         AttributeDef::complex(
             "groups",
-            &[
+            vec![
                 AttributeDef::string("value").read_only(),
                 AttributeDef::reference("$ref", &["User", "Group"]).read_only(),
                 AttributeDef::string("display").read_only(),
@@ -374,39 +416,43 @@ pub static USER: SchemaDef = SchemaDef {
             .describe("DER-encoded X.509 certificates of the user.")
             .multi(),
     ],
-};
+    }
+});
 
 /// The Enterprise User extension (RFC 7643 §4.3, §8.7.1).
-pub static ENTERPRISE_USER: SchemaDef = SchemaDef {
-    id: ENTERPRISE_USER_SCHEMA,
-    name: "EnterpriseUser",
-    description: "Enterprise User",
-    attributes: &[
-        AttributeDef::string("employeeNumber")
-            .describe("Numeric or alphanumeric identifier assigned to a person."),
-        AttributeDef::string("costCenter").describe("Identifies the name of a cost center."),
-        AttributeDef::string("organization").describe("Identifies the name of an organization."),
-        AttributeDef::string("division").describe("Identifies the name of a division."),
-        AttributeDef::string("department").describe("Identifies the name of a department."),
-        AttributeDef::complex(
-            "manager",
-            &[
-                AttributeDef::string("value")
-                    .describe("The id of the SCIM resource representing the user's manager."),
-                AttributeDef::reference("$ref", &["User"]),
-                AttributeDef::string("displayName").read_only(),
-            ],
-        )
-        .describe("The user's manager."),
-    ],
-};
+pub static ENTERPRISE_USER: LazyLock<Arc<SchemaDef>> = LazyLock::new(|| {
+    Arc::new(SchemaDef {
+        id: ENTERPRISE_USER_SCHEMA.to_owned(),
+        name: "EnterpriseUser".to_owned(),
+        description: "Enterprise User".to_owned(),
+        attributes: vec![
+            AttributeDef::string("employeeNumber")
+                .describe("Numeric or alphanumeric identifier assigned to a person."),
+            AttributeDef::string("costCenter").describe("Identifies the name of a cost center."),
+            AttributeDef::string("organization")
+                .describe("Identifies the name of an organization."),
+            AttributeDef::string("division").describe("Identifies the name of a division."),
+            AttributeDef::string("department").describe("Identifies the name of a department."),
+            AttributeDef::complex(
+                "manager",
+                vec![
+                    AttributeDef::string("value")
+                        .describe("The id of the SCIM resource representing the user's manager."),
+                    AttributeDef::reference("$ref", &["User"]),
+                    AttributeDef::string("displayName").read_only(),
+                ],
+            )
+            .describe("The user's manager."),
+        ],
+    })
+});
 
 /// The core Group schema (RFC 7643 §4.2, §8.7.1).
-pub static GROUP: SchemaDef = SchemaDef {
-    id: GROUP_SCHEMA,
-    name: "Group",
-    description: "Group",
-    attributes: &[
+pub static GROUP: LazyLock<SchemaDef> = LazyLock::new(|| SchemaDef {
+    id: GROUP_SCHEMA.to_owned(),
+    name: "Group".to_owned(),
+    description: "Group".to_owned(),
+    attributes: vec![
         AttributeDef::string("displayName")
             .describe(
                 "A human-readable name for the Group. Unique per organization, ignoring case.",
@@ -415,7 +461,7 @@ pub static GROUP: SchemaDef = SchemaDef {
             .unique(Uniqueness::Server),
         AttributeDef::complex(
             "members",
-            &[
+            vec![
                 AttributeDef::string("value").immutable(),
                 AttributeDef::reference("$ref", &["User", "Group"]).immutable(),
                 AttributeDef::string("display").read_only(),
@@ -427,30 +473,77 @@ pub static GROUP: SchemaDef = SchemaDef {
         .describe("A list of members of the Group.")
         .multi(),
     ],
-};
+});
 
 /// The User resource type (RFC 7643 §6).
-pub static USER_RESOURCE: ResourceTypeDef = ResourceTypeDef {
+pub static USER_RESOURCE: LazyLock<ResourceTypeDef> = LazyLock::new(|| ResourceTypeDef {
+    kind: ResourceKind::User,
     name: "User",
     endpoint: "/Users",
     description: "User Account",
     schema: &USER,
-    extensions: &[(&ENTERPRISE_USER, false)],
+    extensions: vec![(Arc::clone(&ENTERPRISE_USER), false)],
     schema_aliases: &[],
-};
+});
 
 /// The Group resource type (RFC 7643 §6).
-pub static GROUP_RESOURCE: ResourceTypeDef = ResourceTypeDef {
+pub static GROUP_RESOURCE: LazyLock<ResourceTypeDef> = LazyLock::new(|| ResourceTypeDef {
+    kind: ResourceKind::Group,
     name: "Group",
     endpoint: "/Groups",
     description: "Group",
     schema: &GROUP,
-    extensions: &[],
+    extensions: Vec::new(),
     schema_aliases: &[ENTRA_GROUP_SCHEMA],
-};
+});
 
-/// Every resource type roster serves.
-pub static RESOURCE_TYPES: &[&ResourceTypeDef] = &[&USER_RESOURCE, &GROUP_RESOURCE];
+/// An organization's resource types: the built-in ones with the extension schemas the
+/// organization registered (RFC 7643 §3.3), at the version of its registry they were read at.
+#[derive(Debug, Clone)]
+pub struct OrgSchemas {
+    /// The organization's `schema_version` these were read at (0: none ever registered).
+    pub version: i64,
+    pub user: Arc<ResourceTypeDef>,
+    pub group: Arc<ResourceTypeDef>,
+}
+
+impl OrgSchemas {
+    /// The built-in resource types, with `custom` extensions added to the one each extends.
+    pub fn new(version: i64, custom: Vec<(ResourceKind, Arc<SchemaDef>)>) -> OrgSchemas {
+        let of = |kind: ResourceKind| {
+            custom
+                .iter()
+                .filter(move |(k, _)| *k == kind)
+                .map(|(_, s)| Arc::clone(s))
+        };
+        OrgSchemas {
+            version,
+            user: Arc::new(USER_RESOURCE.with_extensions(of(ResourceKind::User))),
+            group: Arc::new(GROUP_RESOURCE.with_extensions(of(ResourceKind::Group))),
+        }
+    }
+
+    /// The resource type of `kind`.
+    pub fn of(&self, kind: ResourceKind) -> &Arc<ResourceTypeDef> {
+        match kind {
+            ResourceKind::User => &self.user,
+            ResourceKind::Group => &self.group,
+        }
+    }
+
+    /// Both resource types, User first (the order of `/ResourceTypes` and `/Schemas`).
+    pub fn types(&self) -> [&ResourceTypeDef; 2] {
+        [&self.user, &self.group]
+    }
+}
+
+/// The URNs of the extensions roster defines itself (the others are an organization's own).
+pub const BUILT_IN_EXTENSIONS: &[&str] = &[ENTERPRISE_USER_SCHEMA];
+
+/// Every resource type roster serves, as built in (without any organization's extensions).
+pub fn resource_types() -> [&'static ResourceTypeDef; 2] {
+    [&USER_RESOURCE, &GROUP_RESOURCE]
+}
 
 #[cfg(test)]
 mod tests {
@@ -458,17 +551,20 @@ mod tests {
 
     #[test]
     fn lookups_ignore_case() {
-        assert_eq!(USER.attribute("USERNAME").map(|a| a.name), Some("userName"));
+        assert_eq!(
+            USER.attribute("USERNAME").map(|a| a.name.as_str()),
+            Some("userName")
+        );
         let emails = USER.attribute("emails");
         assert!(emails.is_some_and(|e| e.multi_valued));
         assert_eq!(
             emails
                 .and_then(|e| e.sub_attribute("VALUE"))
-                .map(|a| a.name),
+                .map(|a| a.name.as_str()),
             Some("value")
         );
         assert_eq!(
-            USER_RESOURCE.core_attribute("ID").map(|a| a.name),
+            USER_RESOURCE.core_attribute("ID").map(|a| a.name.as_str()),
             Some("id")
         );
         assert!(

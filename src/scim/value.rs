@@ -66,7 +66,12 @@ pub fn check_text(
             "attribute '{label}' contains a NUL character (U+0000), which no attribute may hold"
         )));
     }
-    let max = max_bytes(parent, name);
+    check_len(text, max_bytes(parent, name), label)
+}
+
+/// `text` is at most `max` bytes long and, when `max` is [`MAX_INDEXED_BYTES`], so is its
+/// folded form.
+fn check_len(text: &str, max: usize, label: &str) -> Result<(), ScimError> {
     if text.len() > max {
         return Err(ScimError::invalid_value(format!(
             "attribute '{label}' is {} bytes long; at most {max} bytes are accepted \
@@ -143,7 +148,10 @@ pub fn check(
     label: &str,
 ) -> Result<Value, ScimError> {
     if let Value::String(s) = &value {
-        check_text(parent, def.name, s, label)?;
+        check_text(parent, &def.name, s, label)?;
+        if def.indexed {
+            check_len(s, MAX_INDEXED_BYTES, label)?;
+        }
     }
     of_type(def, value).ok_or_else(|| type_error(label, def.kind))
 }
@@ -178,7 +186,7 @@ mod tests {
     use crate::scim::schema::USER;
     use serde_json::json;
 
-    fn user_attr(name: &str) -> &'static AttributeDef {
+    fn user_attr(name: &str) -> &AttributeDef {
         USER.attribute(name).unwrap_or_else(|| panic!("{name}"))
     }
 

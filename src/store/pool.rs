@@ -18,6 +18,7 @@ use super::{
     writer,
 };
 use crate::ids::OrgId;
+use crate::scim::schema::OrgSchemas;
 
 /// Bounds on the database work of requests, and SQLite's durability setting
 /// (docs/limits.md, "Queries").
@@ -89,6 +90,9 @@ pub struct Store {
     pub(super) backend: Backend,
     /// Orgs seen to exist. Orgs are never deleted, so this can only grow and is never stale.
     pub(super) known_orgs: std::sync::Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
+    /// Each org's resource types with its own extension schemas, as last read; checked against
+    /// the org's `schema_version` on every authorized request ([`super::tokens::standing`]).
+    pub(super) org_schemas: Arc<std::sync::RwLock<HashMap<String, Arc<OrgSchemas>>>>,
     /// SQLite admits one writer at a time: this process's writes go through one writer thread
     /// that commits them in groups ([`writer`]). `None` on PostgreSQL, where writers run
     /// concurrently on pooled connections.
@@ -193,6 +197,7 @@ impl Store {
             pool,
             backend,
             known_orgs: Default::default(),
+            org_schemas: Default::default(),
             writer,
             writes: std::sync::Arc::new(tokio::sync::Semaphore::new(options.write_queue.max(1))),
             compute,
@@ -256,6 +261,26 @@ impl Store {
         self.known_orgs
             .read()
             .is_ok_and(|known| known.contains(org.as_str()))
+    }
+
+    /// The org's resource types as this process last read them, if it has.
+    pub fn cached_schemas(&self, org: &OrgId) -> Option<Arc<OrgSchemas>> {
+        self.org_schemas
+            .read()
+            .ok()
+            .and_then(|cache| cache.get(org.as_str()).cloned())
+    }
+
+    /// Keeps `schemas` as the org's resource types (unless a newer version is kept already).
+    pub fn cache_schemas(&self, org: &OrgId, schemas: Arc<OrgSchemas>) {
+        if let Ok(mut cache) = self.org_schemas.write() {
+            let entry = cache
+                .entry(org.as_str().to_owned())
+                .or_insert_with(|| Arc::clone(&schemas));
+            if entry.version < schemas.version {
+                *entry = schemas;
+            }
+        }
     }
 
     /// Remembers that `org` exists.

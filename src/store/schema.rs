@@ -9,6 +9,7 @@ diesel::table! {
         id -> Text,
         name -> Text,
         created_at -> Timestamp,
+        schema_version -> BigInt,
     }
 }
 
@@ -293,6 +294,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::store::json::JsonDoc;
+
+    schema_extensions (org_id, urn_ci) {
+        org_id -> Text,
+        urn_ci -> Text,
+        urn -> Text,
+        resource_type -> Text,
+        definition -> JsonDoc,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+
+    user_extension_values (id) {
+        id -> BigInt,
+        user_id -> Text,
+        org_id -> Text,
+        attr -> Text,
+        value -> Text,
+        value_ci -> Text,
+    }
+}
+
 diesel::joinable!(users -> orgs (org_id));
 diesel::joinable!(groups -> orgs (org_id));
 diesel::joinable!(group_members -> groups (group_id));
@@ -317,4 +346,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     console_links,
     deleted_users,
     org_deleted_user_retention,
+    schema_extensions,
+    user_extension_values,
 );

@@ -89,30 +89,48 @@ pub fn is_revoked(conn: &mut DbConnection, jti: &str, now: DateTime<Utc>) -> Que
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Standing {
     pub revoked: bool,
+    /// Whether the org's `schema_version` is the one the caller holds.
+    pub schemas_current: bool,
     /// `None`: the token acts as no user. `Some(false)`: its user is deactivated or gone.
     pub subject_active: Option<bool>,
 }
 
 /// Reads the [`Standing`] of the token `jti` acting as `subject` (in `org`) at `now`: a
 /// revocation dated after `now` (the end of a rotation's overlap) does not count yet.
+///
+/// In the same statement: whether `org`'s `schema_version` is still `schema_version` (the
+/// version of its extension schemas the caller holds).
 pub fn standing(
     conn: &mut DbConnection,
     jti: &str,
-    subject: Option<(&crate::ids::OrgId, &crate::ids::UserId)>,
+    org: &crate::ids::OrgId,
+    subject: Option<&crate::ids::UserId>,
+    schema_version: i64,
     now: DateTime<Utc>,
 ) -> QueryResult<Standing> {
-    use super::schema::users;
+    use super::schema::{orgs, users};
+    let schemas_current = diesel::dsl::exists(
+        orgs::table
+            .filter(orgs::id.eq(org.as_str()))
+            .filter(orgs::schema_version.eq(schema_version)),
+    );
     let revoked = diesel::dsl::exists(
         revoked_tokens::table
             .filter(revoked_tokens::jti.eq(jti))
             .filter(revoked_tokens::revoked_at.le(now.naive_utc())),
     );
     match subject {
-        None => Ok(Standing {
-            revoked: native!(conn, |c| diesel::select(revoked).get_result(c))?,
-            subject_active: None,
-        }),
-        Some((org, id)) => {
+        None => {
+            let (revoked, schemas_current): (bool, bool) =
+                native!(conn, |c| diesel::select((revoked, schemas_current))
+                    .get_result(c))?;
+            Ok(Standing {
+                revoked,
+                schemas_current,
+                subject_active: None,
+            })
+        }
+        Some(id) => {
             // `exists`, not a scalar subquery: diesel gives the latter a bound `LIMIT`, which
             // makes SQLite re-prepare the statement on every request.
             let active = diesel::dsl::exists(
@@ -121,10 +139,12 @@ pub fn standing(
                     .filter(users::id.eq(id.as_str()))
                     .filter(users::active.eq(true)),
             );
-            let (revoked, active): (bool, bool) =
-                native!(conn, |c| diesel::select((revoked, active)).get_result(c))?;
+            let (revoked, active, schemas_current): (bool, bool, bool) = native!(conn, |c| {
+                diesel::select((revoked, active, schemas_current)).get_result(c)
+            })?;
             Ok(Standing {
                 revoked,
+                schemas_current,
                 subject_active: Some(active),
             })
         }

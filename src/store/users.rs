@@ -315,6 +315,7 @@ pub fn update(
     if children
         .iter()
         .any(|k| before.get(*k) != data.resource.get(*k))
+        || super::extension_values::differ(&before, &data.resource)
     {
         delete_children(conn, &org, &id)?;
         write_children(conn, &org, &id, &data.resource)?;
@@ -339,7 +340,7 @@ pub fn update(
     }))
 }
 
-/// Deletes the user's child rows (`emails`, `phoneNumbers`), scoped by its org.
+/// Deletes the user's child rows (`emails`, `phoneNumbers`, extension values), scoped by its org.
 fn delete_children(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryResult<()> {
     diesel::delete(
         user_emails::table
@@ -353,7 +354,7 @@ fn delete_children(conn: &mut DbConnection, org: &OrgId, id: &UserId) -> QueryRe
             .filter(user_phone_numbers::user_id.eq(id.as_str())),
     )
     .execute(conn)?;
-    Ok(())
+    super::extension_values::delete(conn, org, id)
 }
 
 /// Deletes the user (its child rows cascade). Returns whether it existed.
@@ -705,7 +706,7 @@ fn search_query<'a>(
     query
 }
 
-/// Mirrors `emails` and `phoneNumbers` of a resource into their child tables.
+/// Mirrors `emails`, `phoneNumbers` and extension values of a resource into their child tables.
 pub(super) fn write_children(
     conn: &mut DbConnection,
     org: &OrgId,
@@ -733,7 +734,7 @@ pub(super) fn write_children(
         ));
         native!(&mut *conn, |c| row.execute(c))?;
     }
-    Ok(())
+    super::extension_values::write(conn, org, id, resource)
 }
 
 struct MultiValue<'a> {

@@ -4,7 +4,7 @@
 
 use roster::ids::OrgId;
 use roster::scim::filter::Filter;
-use roster::scim::schema::USER_RESOURCE;
+use roster::scim::schema::{ResourceTypeDef, USER_RESOURCE};
 use roster::store::filter::{self, SortOrder};
 use roster::store::users::{self, ListQuery, Search, explain_list};
 
@@ -54,11 +54,16 @@ fn seed_users(app: &TestApp, count: i64) {
 
 /// The plans of the count and page statements for `filter`.
 fn plans(app: &TestApp, filter: &str) -> (Vec<String>, Vec<String>) {
+    plans_in(app, &USER_RESOURCE, filter)
+}
+
+/// [`plans`] for the resource type `rt` (an org's, with its own extensions).
+fn plans_in(app: &TestApp, rt: &ResourceTypeDef, filter: &str) -> (Vec<String>, Vec<String>) {
     let parsed: Filter = filter.parse().unwrap();
-    let validated = parsed.validate(&USER_RESOURCE).unwrap();
+    let validated = parsed.validate(rt).unwrap();
     let query = ListQuery {
-        filter: Some(filter::translate(&USER_RESOURCE, &validated).unwrap()),
-        order: Some(filter::sort(&USER_RESOURCE, None, SortOrder::Ascending).unwrap()),
+        filter: Some(filter::translate(rt, &validated).unwrap()),
+        order: Some(filter::sort(rt, None, SortOrder::Ascending).unwrap()),
         offset: 0,
         limit: 100,
         point: false,
@@ -109,6 +114,48 @@ both_backends! {
             let uses = |plan: &[String]| plan.iter().any(|line| line.contains("users_org_external_id"));
             assert!(uses(&count), "{filter}: count plan without users_org_external_id: {count:#?}");
             assert!(uses(&page), "{filter}: page plan without users_org_external_id: {page:#?}");
+        }
+    }
+}
+
+both_backends! {
+    async fn an_extension_attribute_filter_uses_its_index(app) {
+        // An org's own extension attribute (issue 13): its string values are mirrored in
+        // user_extension_values, whose (org_id, attr, value_ci) index serves `eq` and `sw`.
+        seed(&app);
+        use diesel::connection::SimpleConnection;
+        let urn = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+        let attr = format!("{}:costcode", urn.to_lowercase());
+        let sql = match app.backend {
+            Backend::Postgres => format!(
+                "INSERT INTO user_extension_values (user_id, org_id, attr, value, value_ci) \
+                 SELECT id, org_id, '{attr}', 'CC-' || substr(id, 2), 'cc-' || substr(id, 2) FROM users; ANALYZE;"
+            ),
+            Backend::Sqlite => format!(
+                "INSERT INTO user_extension_values (user_id, org_id, attr, value, value_ci) \
+                 SELECT id, org_id, '{attr}', 'CC-' || substr(id, 2), 'cc-' || substr(id, 2) FROM users; ANALYZE;"
+            ),
+        };
+        app.store.conn().unwrap().batch_execute(&sql).unwrap();
+        let extension = roster::scim::extension::parse(serde_json::json!({
+            "id": urn,
+            "resourceType": "User",
+            "attributes": [{"name": "costCode", "type": "string"}]
+        }))
+        .unwrap();
+        let schemas = roster::scim::schema::OrgSchemas::new(
+            1,
+            vec![(extension.resource_type, std::sync::Arc::new(extension.schema))],
+        );
+        for filter in [
+            format!(r#"{urn}:costCode eq "cc-000042""#),
+            format!(r#"{urn}:costCode sw "CC-00004""#),
+        ] {
+            let (count, page) = plans_in(&app, &schemas.user, &filter);
+            println!("{:?} {filter}\n  count: {}\n  page:  {}", app.backend, count.join("\n         "), page.join("\n         "));
+            let uses = |plan: &[String]| plan.iter().any(|line| line.contains("user_extension_values_lookup"));
+            assert!(uses(&count), "{filter}: count plan without the index: {count:#?}");
+            assert!(uses(&page), "{filter}: page plan without the index: {page:#?}");
         }
     }
 }

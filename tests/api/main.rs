@@ -44,6 +44,7 @@ mod properties;
 mod proxies;
 mod replay;
 mod schema;
+mod schema_extensions;
 mod shutdown;
 mod tenancy;
 mod users;

@@ -616,6 +616,83 @@ mod every_admin_endpoint_answers_as_the_document_says {
         )
         .await;
 
+        // The org's own extension schemas: register, list, read, a bad one, remove.
+        let urn = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
+        let definition = json!({
+            "id": urn,
+            "resourceType": "User",
+            "attributes": [{"name": "costCode", "type": "string"}]
+        });
+        let created = call(
+            Method::POST,
+            "/schema-extensions",
+            "/schema-extensions",
+            Some(definition.clone()),
+            admin,
+            201,
+        )
+        .await;
+        assert_eq!(created["definition"]["id"], urn, "{created}");
+        call(
+            Method::POST,
+            "/schema-extensions",
+            "/schema-extensions",
+            Some(definition),
+            admin,
+            409,
+        )
+        .await;
+        call(
+            Method::POST,
+            "/schema-extensions",
+            "/schema-extensions",
+            Some(json!({"id": "acme", "resourceType": "User"})),
+            admin,
+            400,
+        )
+        .await;
+        let list = call(
+            Method::GET,
+            "/schema-extensions",
+            "/schema-extensions",
+            None,
+            admin,
+            200,
+        )
+        .await;
+        assert_eq!(
+            list["extensions"].as_array().map(Vec::len),
+            Some(1),
+            "{list}"
+        );
+        call(
+            Method::GET,
+            "/schema-extensions/{urn}",
+            &format!("/schema-extensions/{urn}"),
+            None,
+            admin,
+            200,
+        )
+        .await;
+        call(
+            Method::DELETE,
+            "/schema-extensions/{urn}",
+            &format!("/schema-extensions/{urn}"),
+            None,
+            admin,
+            204,
+        )
+        .await;
+        call(
+            Method::GET,
+            "/schema-extensions/{urn}",
+            &format!("/schema-extensions/{urn}"),
+            None,
+            admin,
+            404,
+        )
+        .await;
+
         // The SCIM request log: the user's creation is recorded (soon), with a real record.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {

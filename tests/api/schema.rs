@@ -39,6 +39,8 @@ fn declared() -> Tables {
         console_links,
         deleted_users,
         org_deleted_user_retention,
+        schema_extensions,
+        user_extension_values,
     ];
     let mut tables = Tables::new();
     for sql in selects {

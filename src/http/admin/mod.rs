@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod requests;
 pub mod retention;
+pub mod schema_extensions;
 pub mod tokens;
 pub mod users;
 
@@ -87,6 +88,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::resource("/deleted-user-retention")
                 .route(web::get().to(retention::get))
                 .route(web::put().to(retention::put)),
+        )
+        .service(
+            web::resource("/schema-extensions")
+                .route(web::get().to(schema_extensions::list))
+                .route(web::post().to(schema_extensions::create)),
+        )
+        .service(
+            web::resource("/schema-extensions/{urn}")
+                .route(web::get().to(schema_extensions::get))
+                .route(web::delete().to(schema_extensions::delete)),
         )
         .service(web::resource("/scim-requests").route(web::get().to(requests::list)))
         .default_service(web::to(not_found));

@@ -17,7 +17,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{AdminError, audit, events, rate_limit, requests, retention, tokens, users};
+use super::{
+    AdminError, audit, events, rate_limit, requests, retention, schema_extensions, tokens, users,
+};
 
 /// The admin API's document.
 #[derive(OpenApi)]
@@ -52,6 +54,10 @@ use super::{AdminError, audit, events, rate_limit, requests, retention, tokens, 
         rate_limit::put,
         retention::get,
         retention::put,
+        schema_extensions::list,
+        schema_extensions::create,
+        schema_extensions::get,
+        schema_extensions::delete,
         requests::list,
     ),
     components(schemas(AdminError)),
@@ -63,6 +69,7 @@ use super::{AdminError, audit, events, rate_limit, requests, retention, tokens, 
         (name = "tokens", description = "The org's bearer tokens: mint, list, rotate, revoke"),
         (name = "rate-limit", description = "The org's SCIM rate limit (docs/limits.md)"),
         (name = "deleted-user-retention", description = "How long the org's deleted users stay restorable (docs/admin-api.md)"),
+        (name = "schema-extensions", description = "The org's own extension schemas (RFC 7643 §3.3): register, read, remove (docs/admin-api.md)"),
         (name = "scim-requests", description = "The org's SCIM request log"),
         (name = "meta", description = "This document"),
     )

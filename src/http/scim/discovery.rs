@@ -1,5 +1,6 @@
 //! `/ServiceProviderConfig`, `/ResourceTypes` and `/Schemas` (RFC 7644 §4). They describe the
-//! service rather than a tenant's data, so any valid token may read them.
+//! service rather than a tenant's data, so any valid token may read them; `/ResourceTypes` and
+//! `/Schemas` show the token's organization's own extension schemas as well.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -7,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::{base_url, respond};
 use crate::http::AppState;
 use crate::http::extract::Authenticated;
+use crate::provisioning::schema_extensions;
 use crate::scim::ScimError;
 use crate::scim::discovery;
 
@@ -41,12 +43,13 @@ pub async fn service_provider_config(
 
 /// `GET /ResourceTypes` (RFC 7643 §6), a ListResponse.
 pub async fn resource_types(
-    _auth: Authenticated,
+    auth: Authenticated,
     state: web::Data<AppState>,
     req: HttpRequest,
-) -> HttpResponse {
+) -> Result<HttpResponse, ScimError> {
     let base = base_url(&state, &req);
-    let types: Vec<_> = discovery::resource_types(&base)
+    let org = schema_extensions::of(&state.store, &auth.0.org).await?;
+    let types: Vec<_> = discovery::resource_types(&base, &org.types())
         .into_iter()
         .filter(|t| {
             t.get("name")
@@ -55,12 +58,15 @@ pub async fn resource_types(
         })
         .collect();
     let total = types.len() as u64;
-    respond(StatusCode::OK, &discovery::list_response(types, total, 1))
+    Ok(respond(
+        StatusCode::OK,
+        &discovery::list_response(types, total, 1),
+    ))
 }
 
 /// `GET /ResourceTypes/{name}`.
 pub async fn resource_type(
-    _auth: Authenticated,
+    auth: Authenticated,
     state: web::Data<AppState>,
     req: HttpRequest,
     name: web::Path<String>,
@@ -69,7 +75,8 @@ pub async fn resource_type(
     let served = SERVED_RESOURCE_TYPES
         .iter()
         .any(|n| n.eq_ignore_ascii_case(&name));
-    discovery::resource_type(&base, &name)
+    let org = schema_extensions::of(&state.store, &auth.0.org).await?;
+    discovery::resource_type(&base, &org.types(), &name)
         .filter(|_| served)
         .map(|t| respond(StatusCode::OK, &t))
         .ok_or_else(|| ScimError::not_found(format!("no resource type '{name}'")))
@@ -77,25 +84,30 @@ pub async fn resource_type(
 
 /// `GET /Schemas` (RFC 7643 §7), a ListResponse.
 pub async fn schemas(
-    _auth: Authenticated,
+    auth: Authenticated,
     state: web::Data<AppState>,
     req: HttpRequest,
-) -> HttpResponse {
+) -> Result<HttpResponse, ScimError> {
     let base = base_url(&state, &req);
-    let schemas = discovery::schemas(&base);
+    let org = schema_extensions::of(&state.store, &auth.0.org).await?;
+    let schemas = discovery::schemas(&base, &org.types());
     let total = schemas.len() as u64;
-    respond(StatusCode::OK, &discovery::list_response(schemas, total, 1))
+    Ok(respond(
+        StatusCode::OK,
+        &discovery::list_response(schemas, total, 1),
+    ))
 }
 
 /// `GET /Schemas/{urn}`.
 pub async fn schema(
-    _auth: Authenticated,
+    auth: Authenticated,
     state: web::Data<AppState>,
     req: HttpRequest,
     urn: web::Path<String>,
 ) -> Result<HttpResponse, ScimError> {
     let base = base_url(&state, &req);
-    discovery::schema(&base, &urn)
+    let org = schema_extensions::of(&state.store, &auth.0.org).await?;
+    discovery::schema(&base, &org.types(), &urn)
         .map(|s| respond(StatusCode::OK, &s))
         .ok_or_else(|| ScimError::not_found(format!("no schema '{urn}'")))
 }

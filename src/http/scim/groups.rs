@@ -16,6 +16,7 @@ use super::{ResourceQuery, Search, base_url, parse_number, respond};
 use crate::http::AppState;
 use crate::http::extract::{Authenticated, ScimJson, if_match, if_none_match};
 use crate::provisioning::groups::{self, GroupView};
+use crate::provisioning::schema_extensions;
 use crate::provisioning::search::{self as queries, QueryFilter};
 use crate::provisioning::users::etag;
 use crate::provisioning::{Actor, Channel};
@@ -23,7 +24,7 @@ use crate::scim::ScimError;
 use crate::scim::discovery::list_response;
 use crate::scim::patch::PatchRequest;
 use crate::scim::resource::{self, Meta, Projection};
-use crate::scim::schema::GROUP_RESOURCE;
+use crate::scim::schema::{GROUP_RESOURCE, ResourceKind, ResourceTypeDef};
 
 /// Query parameters of `GET /Groups` (RFC 7644 §3.4.2).
 #[derive(Debug, Deserialize)]
@@ -72,13 +73,14 @@ pub async fn search(
     req: &HttpRequest,
     query: Search,
 ) -> Result<HttpResponse, ScimError> {
+    let rt = group_type(state, auth).await?;
     if query.cursor.is_some() {
         return Err(ScimError::invalid_value(
             "cursor pagination (RFC 9865) is offered on /Users; page groups with startIndex",
         ));
     }
     let (start_index, count) = query.bounds(state);
-    let filter = query.filter(&GROUP_RESOURCE)?;
+    let filter = query.filter(&rt)?;
     let (resources, total) =
         matching(auth, state, req, &query, filter, start_index - 1, count).await?;
     Ok(respond(
@@ -101,13 +103,14 @@ pub async fn matching(
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Value>, i64), ScimError> {
-    let projection = query.projection.projection(&GROUP_RESOURCE)?;
+    let rt = group_type(state, auth).await?;
+    let projection = query.projection.projection(&rt)?;
     let with_members = projection.includes(&GROUP_RESOURCE, "members");
     let page = queries::groups(
         &state.store,
         &auth.0.org,
         filter,
-        query.order(&GROUP_RESOURCE)?,
+        query.order(&rt)?,
         offset,
         limit,
         with_members,
@@ -117,7 +120,7 @@ pub async fn matching(
     let resources = page
         .groups
         .iter()
-        .map(|view| projection.apply(&GROUP_RESOURCE, render(view, &base)))
+        .map(|view| projection.apply(&rt, render(view, &base)))
         .collect();
     Ok((resources, page.total))
 }
@@ -131,12 +134,13 @@ pub async fn create(
     query: web::Query<ResourceQuery>,
     body: ScimJson,
 ) -> Result<HttpResponse, ScimError> {
-    let projection = query.projection(&GROUP_RESOURCE)?;
+    let rt = group_type(&state, &auth).await?;
+    let projection = query.projection(&rt)?;
     let actor = Actor::from_principal(&auth.0, Channel::Scim);
     let with_members = projection.includes(&GROUP_RESOURCE, "members");
     let view = groups::create(&state.store, actor, body.into_inner(), with_members).await?;
     let base = base_url(&state, &req);
-    let mut response = resource_response(StatusCode::CREATED, &view, &base, &projection);
+    let mut response = resource_response(&rt, StatusCode::CREATED, &view, &base, &projection);
     if let Ok(location) = header::HeaderValue::from_str(&location(&base, &view.row.id)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -152,7 +156,8 @@ pub async fn get(
     id: web::Path<String>,
     query: web::Query<ResourceQuery>,
 ) -> Result<HttpResponse, ScimError> {
-    let projection = query.projection(&GROUP_RESOURCE)?;
+    let rt = group_type(&state, &auth).await?;
+    let projection = query.projection(&rt)?;
     let view = groups::get(&state.store, &auth.0.org, &id, false).await?;
     if if_none_match(&req).is_some_and(|v| v.contains(&view.row.version)) {
         return Ok(HttpResponse::NotModified()
@@ -165,7 +170,13 @@ pub async fn get(
         view
     };
     let base = base_url(&state, &req);
-    Ok(resource_response(StatusCode::OK, &view, &base, &projection))
+    Ok(resource_response(
+        &rt,
+        StatusCode::OK,
+        &view,
+        &base,
+        &projection,
+    ))
 }
 
 /// `PUT /Groups/{id}`: full replace, members included (RFC 7644 §3.5.1).
@@ -177,7 +188,8 @@ pub async fn replace(
     query: web::Query<ResourceQuery>,
     body: ScimJson,
 ) -> Result<HttpResponse, ScimError> {
-    let projection = query.projection(&GROUP_RESOURCE)?;
+    let rt = group_type(&state, &auth).await?;
+    let projection = query.projection(&rt)?;
     let actor = Actor::from_principal(&auth.0, Channel::Scim);
     let precondition = if_match(&req)?;
     let with_members = projection.includes(&GROUP_RESOURCE, "members");
@@ -191,7 +203,13 @@ pub async fn replace(
     )
     .await?;
     let base = base_url(&state, &req);
-    Ok(resource_response(StatusCode::OK, &view, &base, &projection))
+    Ok(resource_response(
+        &rt,
+        StatusCode::OK,
+        &view,
+        &base,
+        &projection,
+    ))
 }
 
 /// `PATCH /Groups/{id}` (RFC 7644 §3.5.2): 204 with the new `ETag`, or 200 with the projected
@@ -204,8 +222,9 @@ pub async fn patch(
     query: web::Query<ResourceQuery>,
     body: ScimJson,
 ) -> Result<HttpResponse, ScimError> {
+    let rt = group_type(&state, &auth).await?;
     let wants_body = query.attributes.is_some() || query.excluded_attributes.is_some();
-    let projection = query.projection(&GROUP_RESOURCE)?;
+    let projection = query.projection(&rt)?;
     let actor = Actor::from_principal(&auth.0, Channel::Scim);
     let precondition = if_match(&req)?;
     let request = PatchRequest::from_json(body.into_inner())?;
@@ -225,7 +244,13 @@ pub async fn patch(
             .finish());
     }
     let base = base_url(&state, &req);
-    Ok(resource_response(StatusCode::OK, &view, &base, &projection))
+    Ok(resource_response(
+        &rt,
+        StatusCode::OK,
+        &view,
+        &base,
+        &projection,
+    ))
 }
 
 /// `DELETE /Groups/{id}`: 204.
@@ -239,6 +264,14 @@ pub async fn delete(
     let precondition = if_match(&req)?;
     groups::delete(&state.store, actor, &id, precondition).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The org's Group resource type, with the org's own extension schemas.
+async fn group_type(
+    state: &AppState,
+    auth: &Authenticated,
+) -> Result<std::sync::Arc<ResourceTypeDef>, ScimError> {
+    schema_extensions::resource_type(&state.store, &auth.0.org, ResourceKind::Group).await
 }
 
 /// The SCIM representation of a stored group (RFC 7643 §4.2): `members` as
@@ -279,12 +312,13 @@ pub fn location(base: &str, id: &str) -> String {
 }
 
 fn resource_response(
+    rt: &ResourceTypeDef,
     status: StatusCode,
     view: &GroupView,
     base: &str,
     projection: &Projection,
 ) -> HttpResponse {
-    let body = projection.apply(&GROUP_RESOURCE, render(view, base));
+    let body = projection.apply(rt, render(view, base));
     let mut response = respond(status, &body);
     if let Ok(tag) = header::HeaderValue::from_str(&etag(view.row.version)) {
         response.headers_mut().insert(header::ETAG, tag);

@@ -9,10 +9,10 @@ use serde_json::{Map, Value};
 use super::{Search, groups, users};
 use crate::http::AppState;
 use crate::http::extract::{Authenticated, ScimJson};
+use crate::provisioning::schema_extensions;
 use crate::scim::ScimError;
 use crate::scim::discovery::list_response;
 use crate::scim::resource::split_list;
-use crate::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 
 use super::{ResourceQuery, respond};
 
@@ -56,8 +56,9 @@ pub async fn root(
     let query = parse(body.into_inner())?;
     let (start_index, count) = query.bounds(&state);
     let offset = start_index - 1;
-    let user_filter = query.filter(&USER_RESOURCE);
-    let group_filter = query.filter(&GROUP_RESOURCE);
+    let org = schema_extensions::of(&state.store, &auth.0.org).await?;
+    let user_filter = query.filter(&org.user);
+    let group_filter = query.filter(&org.group);
     let (user_filter, group_filter) = match (user_filter, group_filter) {
         (Err(e), Err(_)) => return Err(e),
         (u, g) => (u.ok(), g.ok()),

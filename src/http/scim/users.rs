@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 use crate::ids::{OrgId, UserId};
 use crate::provisioning::groups;
+use crate::provisioning::schema_extensions;
 use crate::provisioning::search::{self as queries, QueryFilter};
 use crate::provisioning::users::{self, etag};
 use crate::provisioning::views::UserRow;
@@ -21,7 +22,7 @@ use crate::scim::ScimError;
 use crate::scim::discovery::list_response;
 use crate::scim::patch::PatchRequest;
 use crate::scim::resource::{self, Meta, Projection};
-use crate::scim::schema::USER_RESOURCE;
+use crate::scim::schema::{ResourceKind, ResourceTypeDef, USER_RESOURCE};
 
 /// Query parameters of `GET /Users` (RFC 7644 §3.4.2).
 #[derive(Debug, Deserialize)]
@@ -73,11 +74,12 @@ pub async fn search(
     req: &HttpRequest,
     query: Search,
 ) -> Result<HttpResponse, ScimError> {
+    let rt = user_type(state, auth).await?;
     if let Some(cursor) = query.cursor.as_deref() {
         return by_cursor(auth, state, req, &query, cursor).await;
     }
     let (start_index, count) = query.bounds(state);
-    let filter = query.filter(&USER_RESOURCE)?;
+    let filter = query.filter(&rt)?;
     let (resources, total) =
         matching(auth, state, req, &query, filter, start_index - 1, count).await?;
     Ok(respond(
@@ -102,6 +104,7 @@ async fn by_cursor(
     query: &Search,
     cursor: &str,
 ) -> Result<HttpResponse, ScimError> {
+    let rt = user_type(state, auth).await?;
     if query.start_index.is_some() {
         return Err(ScimError::invalid_value(
             "page either by startIndex or by cursor, not both (RFC 9865)",
@@ -127,8 +130,8 @@ async fn by_cursor(
         "" => None,
         sealed => Some(state.cursor_key.open(&bound_to, sealed)?),
     };
-    let projection = query.projection.projection(&USER_RESOURCE)?;
-    let filter = query.filter(&USER_RESOURCE)?;
+    let projection = query.projection.projection(&rt)?;
+    let filter = query.filter(&rt)?;
     let mut rows =
         queries::users_after(&state.store, &auth.0.org, filter, after, count + 1).await?;
     let more = i64::try_from(rows.len()).unwrap_or(i64::MAX) > count;
@@ -139,7 +142,7 @@ async fn by_cursor(
         .iter()
         .map(|row| {
             let extra = groups.remove(&row.user_id()).unwrap_or_default();
-            projection.apply(&USER_RESOURCE, render(row, &base, extra))
+            projection.apply(&rt, render(row, &base, extra))
         })
         .collect();
     let mut body = serde_json::json!({
@@ -166,8 +169,9 @@ pub async fn matching(
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Value>, i64), ScimError> {
-    let projection = query.projection.projection(&USER_RESOURCE)?;
-    let order = query.order(&USER_RESOURCE)?;
+    let rt = user_type(state, auth).await?;
+    let projection = query.projection.projection(&rt)?;
+    let order = query.order(&rt)?;
     let page = queries::users(&state.store, &auth.0.org, filter, order, offset, limit).await?;
     let base = base_url(state, req);
     let mut groups = groups_of(state, &auth.0.org, &page.rows, &base, &projection).await?;
@@ -176,7 +180,7 @@ pub async fn matching(
         .iter()
         .map(|row| {
             let extra = groups.remove(&row.user_id()).unwrap_or_default();
-            projection.apply(&USER_RESOURCE, render(row, &base, extra))
+            projection.apply(&rt, render(row, &base, extra))
         })
         .collect();
     Ok((resources, page.total))
@@ -190,12 +194,20 @@ pub async fn create(
     query: web::Query<ResourceQuery>,
     body: ScimJson,
 ) -> Result<HttpResponse, ScimError> {
-    let projection = query.projection(&USER_RESOURCE)?;
+    let rt = user_type(&state, &auth).await?;
+    let projection = query.projection(&rt)?;
     let actor = Actor::from_principal(&auth.0, Channel::Scim);
     let row = users::create(&state.store, actor, body.into_inner()).await?;
     let base = base_url(&state, &req);
     // A user just created is in no group yet: nothing to read for its `groups`.
-    let mut response = respond_with(StatusCode::CREATED, &row, &base, Vec::new(), &projection);
+    let mut response = respond_with(
+        &rt,
+        StatusCode::CREATED,
+        &row,
+        &base,
+        Vec::new(),
+        &projection,
+    );
     if let Ok(location) = header::HeaderValue::from_str(&location(&base, &row)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -210,7 +222,8 @@ pub async fn get(
     id: web::Path<String>,
     query: web::Query<ResourceQuery>,
 ) -> Result<HttpResponse, ScimError> {
-    let projection = query.projection(&USER_RESOURCE)?;
+    let rt = user_type(&state, &auth).await?;
+    let projection = query.projection(&rt)?;
     let base = base_url(&state, &req);
     let groups_base = projection
         .includes(&USER_RESOURCE, "groups")
@@ -222,6 +235,7 @@ pub async fn get(
             .finish());
     }
     Ok(respond_with(
+        &rt,
         StatusCode::OK,
         &row,
         &base,
@@ -239,12 +253,14 @@ pub async fn replace(
     query: web::Query<ResourceQuery>,
     body: ScimJson,
 ) -> Result<HttpResponse, ScimError> {
-    let projection = query.projection(&USER_RESOURCE)?;
+    let rt = user_type(&state, &auth).await?;
+    let projection = query.projection(&rt)?;
     let actor = Actor::from_principal(&auth.0, Channel::Scim);
     let precondition = if_match(&req)?;
     let row = users::replace(&state.store, actor, &id, body.into_inner(), precondition).await?;
     let base = base_url(&state, &req);
     resource_response(
+        &rt,
         &state,
         &auth.0.org,
         StatusCode::OK,
@@ -264,13 +280,15 @@ pub async fn patch(
     query: web::Query<ResourceQuery>,
     body: ScimJson,
 ) -> Result<HttpResponse, ScimError> {
-    let projection = query.projection(&USER_RESOURCE)?;
+    let rt = user_type(&state, &auth).await?;
+    let projection = query.projection(&rt)?;
     let actor = Actor::from_principal(&auth.0, Channel::Scim);
     let precondition = if_match(&req)?;
     let request = PatchRequest::from_json(body.into_inner())?;
     let row = users::patch(&state.store, actor, &id, request, precondition).await?;
     let base = base_url(&state, &req);
     resource_response(
+        &rt,
         &state,
         &auth.0.org,
         StatusCode::OK,
@@ -292,6 +310,14 @@ pub async fn delete(
     let precondition = if_match(&req)?;
     users::delete(&state.store, actor, &id, precondition).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The org's User resource type, with the org's own extension schemas.
+async fn user_type(
+    state: &AppState,
+    auth: &Authenticated,
+) -> Result<std::sync::Arc<ResourceTypeDef>, ScimError> {
+    schema_extensions::resource_type(&state.store, &auth.0.org, ResourceKind::User).await
 }
 
 /// The full SCIM representation of a stored user, with its `groups` (RFC 7643 §4.1.2: derived
@@ -331,6 +357,7 @@ fn location(base: &str, row: &UserRow) -> String {
 }
 
 async fn resource_response(
+    rt: &ResourceTypeDef,
     state: &AppState,
     org: &OrgId,
     status: StatusCode,
@@ -342,17 +369,18 @@ async fn resource_response(
         .await?
         .remove(&row.user_id())
         .unwrap_or_default();
-    Ok(respond_with(status, row, base, groups, projection))
+    Ok(respond_with(rt, status, row, base, groups, projection))
 }
 
 fn respond_with(
+    rt: &ResourceTypeDef,
     status: StatusCode,
     row: &UserRow,
     base: &str,
     groups: Vec<Value>,
     projection: &Projection,
 ) -> HttpResponse {
-    let body = projection.apply(&USER_RESOURCE, render(row, base, groups));
+    let body = projection.apply(rt, render(row, base, groups));
     let mut response = respond(status, &body);
     if let Ok(tag) = header::HeaderValue::from_str(&etag(row.version)) {
         response.headers_mut().insert(header::ETAG, tag);

@@ -113,7 +113,7 @@ pub enum Filter {
 #[derive(Clone, Copy)]
 pub(super) enum Scope<'a> {
     Resource(&'a ResourceTypeDef),
-    Within(&'static AttributeDef),
+    Within(&'a AttributeDef),
 }
 impl Filter {
     /// Whether the filter pins its matches to one value of one of the `unique` attributes (core
@@ -172,11 +172,11 @@ impl Filter {
 
     /// [`Filter::validate`] for the inside of a value path (RFC 7644 §3.4.2.2 `valFilter`),
     /// whose paths name sub-attributes of `parent`. Used by PATCH value paths.
-    pub fn validate_within(self, parent: &'static AttributeDef) -> Result<Filter, ScimError> {
+    pub fn validate_within(self, parent: &AttributeDef) -> Result<Filter, ScimError> {
         let filter = self
             .check(Scope::Within(parent))
             .map_err(ScimError::invalid_filter)?;
-        filter.check_literals(Some(parent.name))?;
+        filter.check_literals(Some(&parent.name))?;
         Ok(filter)
     }
 
@@ -246,11 +246,11 @@ impl Filter {
 
 /// Resolve a filter path in its scope; for comparisons, a complex attribute stands for its
 /// `value` sub-attribute.
-pub(super) fn resolve_in(
-    scope: Scope<'_>,
+pub(super) fn resolve_in<'s>(
+    scope: Scope<'s>,
     path: &AttrPath,
     compare: bool,
-) -> Result<(AttrPath, &'static AttributeDef), String> {
+) -> Result<(AttrPath, &'s AttributeDef), String> {
     match scope {
         Scope::Resource(rt) => {
             let r = path
@@ -277,7 +277,7 @@ pub(super) fn resolve_in(
             let sub = parent
                 .sub_attribute(&path.attr)
                 .ok_or_else(|| format!("unknown attribute '{}.{}'", parent.name, path.attr))?;
-            Ok((AttrPath::new(sub.name), sub))
+            Ok((AttrPath::new(sub.name.as_str()), sub))
         }
     }
 }

@@ -26,7 +26,7 @@ impl Filter {
 
     /// Evaluate a value filter against one value of the complex attribute `parent`
     /// (RFC 7644 §3.4.2.2 `valFilter`, §3.5.2 PATCH value selection).
-    pub fn matches_within(&self, parent: &'static AttributeDef, element: &Value) -> bool {
+    pub fn matches_within(&self, parent: &AttributeDef, element: &Value) -> bool {
         self.eval(Scope::Within(parent), element)
     }
 
@@ -60,12 +60,12 @@ impl Filter {
 }
 /// The values a path selects in `obj`, flattened over multi-valued attributes, and the
 /// definition they follow.
-pub(super) fn lookup<'v>(
-    scope: Scope<'_>,
+pub(super) fn lookup<'v, 's>(
+    scope: Scope<'s>,
     path: &AttrPath,
     obj: &'v Value,
     compare: bool,
-) -> Option<(Vec<&'v Value>, &'static AttributeDef)> {
+) -> Option<(Vec<&'v Value>, &'s AttributeDef)> {
     let (top, attr, sub) = match scope {
         Scope::Resource(rt) => {
             let r = path.resolve(rt)?;
@@ -76,7 +76,7 @@ pub(super) fn lookup<'v>(
                 return None;
             }
             let sub = parent.sub_attribute(&path.attr)?;
-            (get_ci(obj, sub.name)?, sub, None)
+            (get_ci(obj, &sub.name)?, sub, None)
         }
     };
     let sub = match sub {
@@ -89,7 +89,7 @@ pub(super) fn lookup<'v>(
     for item in as_slice(top) {
         match sub {
             Some(s) => {
-                if let Some(v) = get_ci(item, s.name) {
+                if let Some(v) = get_ci(item, &s.name) {
                     values.extend(as_slice(v));
                 }
             }
@@ -105,11 +105,11 @@ pub(super) fn attribute_value<'v>(
     obj: &'v Value,
 ) -> Option<&'v Value> {
     let container = if r.is_extension(rt) {
-        get_ci(obj, r.schema.id)?
+        get_ci(obj, &r.schema.id)?
     } else {
         obj
     };
-    get_ci(container, r.attr.name)
+    get_ci(container, &r.attr.name)
 }
 
 /// Member `key` of a JSON object: the exact key if present, else any key equal ignoring case.

@@ -61,9 +61,9 @@ pub fn apply(
     for op in &request.operations {
         apply_operation(rt, &mut doc, op)?;
     }
-    let mut schemas = vec![Value::String(rt.schema.id.to_owned())];
-    for (ext, _) in rt.extensions {
-        let object = take_object(&mut doc, ext.id);
+    let mut schemas = vec![Value::String(rt.schema.id.clone())];
+    for (ext, _) in &rt.extensions {
+        let object = take_object(&mut doc, &ext.id);
         if !object.is_empty() {
             doc.insert(ext.id.to_owned(), Value::Object(object));
             schemas.push(Value::String(ext.id.to_owned()));
@@ -144,7 +144,7 @@ pub(super) fn apply_operation(
 /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`. Parsed as an attribute path, the
 /// text before the last `:` is the URN and the last segment the "attribute"; put back together
 /// it is looked up among `rt`'s schemas (ignoring case, RFC 7643 §2.1).
-pub(super) fn schema_named(rt: &ResourceTypeDef, path: &PatchPath) -> Option<&'static SchemaDef> {
+pub(super) fn schema_named<'r>(rt: &'r ResourceTypeDef, path: &PatchPath) -> Option<&'r SchemaDef> {
     if path.filter.is_some() || path.sub_attr.is_some() || path.attr.sub_attr.is_some() {
         return None;
     }
@@ -168,7 +168,7 @@ pub(super) fn write_schema(
     rt: &ResourceTypeDef,
     doc: &mut Map<String, Value>,
     op: &PatchOperation,
-    schema: &'static SchemaDef,
+    schema: &SchemaDef,
 ) -> Result<(), ScimError> {
     if std::ptr::eq(schema, rt.schema) {
         return Err(ScimError::invalid_path(format!(
@@ -211,7 +211,10 @@ pub(super) fn write_schema(
     Ok(())
 }
 
-pub(super) fn resolve_target(rt: &ResourceTypeDef, path: &PatchPath) -> Result<Target, ScimError> {
+pub(super) fn resolve_target<'r>(
+    rt: &'r ResourceTypeDef,
+    path: &PatchPath,
+) -> Result<Target<'r>, ScimError> {
     let r = path
         .attr
         .resolve(rt)
@@ -272,7 +275,7 @@ pub(super) fn write(
     let Some(extension) = target.extension else {
         return write_in(doc, kind, target, value);
     };
-    let mut object = take_object(doc, extension.id);
+    let mut object = take_object(doc, &extension.id);
     let result = write_in(&mut object, kind, target, value);
     if !object.is_empty() {
         doc.insert(extension.id.to_owned(), Value::Object(object));
@@ -293,7 +296,7 @@ pub(super) fn write_in(
         (OpKind::Add | OpKind::Replace, None) => OpKind::Remove,
         (kind, _) => kind,
     };
-    let current = take(container, attr.name).filter(|v| !is_unassigned(v));
+    let current = take(container, &attr.name).filter(|v| !is_unassigned(v));
     let before = (attr.mutability == Mutability::Immutable).then(|| current.clone());
     let after = match (&target.filter, target.sub, attr.multi_valued) {
         (None, None, _) => whole(attr, kind, value, current)?,
@@ -329,7 +332,7 @@ pub(super) fn write_in(
 
 /// The attribute as a whole: `emails`, `userName`, `name`.
 pub(super) fn whole(
-    attr: &'static AttributeDef,
+    attr: &AttributeDef,
     kind: OpKind,
     value: Option<&Value>,
     current: Option<Value>,
@@ -368,7 +371,7 @@ pub(super) fn whole(
         primaries.finish(&mut list);
         return Ok(Some(Value::Array(list)));
     }
-    let new = quirks::normalize_value(attr, attr.name, value)?;
+    let new = quirks::normalize_value(attr, &attr.name, value)?;
     match new {
         Value::Object(fields) if attr.kind == AttributeType::Complex => {
             let mut object = into_object(current);
@@ -381,8 +384,8 @@ pub(super) fn whole(
 
 /// `name.givenName`: a sub-attribute of a singular complex attribute.
 pub(super) fn singular_sub(
-    attr: &'static AttributeDef,
-    sub: &'static AttributeDef,
+    attr: &AttributeDef,
+    sub: &AttributeDef,
     kind: OpKind,
     value: Option<&Value>,
     current: Option<Value>,
@@ -401,8 +404,8 @@ pub(super) fn singular_sub(
 /// `emails.type` without a filter: every value of the multi-valued attribute; with no value
 /// yet, add/replace creates one.
 pub(super) fn every_value_sub(
-    attr: &'static AttributeDef,
-    sub: &'static AttributeDef,
+    attr: &AttributeDef,
+    sub: &AttributeDef,
     kind: OpKind,
     value: Option<&Value>,
     current: Option<Value>,
@@ -432,9 +435,9 @@ pub(super) fn every_value_sub(
 
 /// `emails[type eq "work"]` and `emails[type eq "work"].value`.
 pub(super) fn selected(
-    attr: &'static AttributeDef,
+    attr: &AttributeDef,
     filter: &Filter,
-    sub: Option<&'static AttributeDef>,
+    sub: Option<&AttributeDef>,
     kind: OpKind,
     value: Option<&Value>,
     current: Option<Value>,
@@ -510,10 +513,10 @@ pub(super) fn selected(
                 .filter(|(_, v)| !v.is_null())
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            for s in attr.sub_attributes {
+            for s in &attr.sub_attributes {
                 if s.mutability == Mutability::Immutable
-                    && let Some(was) = old.get(s.name)
-                    && new.get(s.name) != Some(was)
+                    && let Some(was) = old.get(&s.name)
+                    && new.get(&s.name) != Some(was)
                 {
                     return Err(ScimError::mutability(format!(
                         "'{}' is immutable",
@@ -522,7 +525,7 @@ pub(super) fn selected(
                 }
             }
             for s in attr.sub_attributes.iter().filter(|s| s.is_read_only()) {
-                if let Some(kept) = old.get(s.name) {
+                if let Some(kept) = old.get(&s.name) {
                     new.insert(s.name.to_owned(), kept.clone());
                 }
             }
@@ -540,7 +543,7 @@ pub(super) fn selected(
 /// Merge sub-attribute values into a complex value; `null` unassigns (RFC 7644 §3.5.2.1,
 /// §3.5.2.3).
 pub(super) fn merge(
-    attr: &'static AttributeDef,
+    attr: &AttributeDef,
     object: &mut Map<String, Value>,
     fields: Map<String, Value>,
 ) -> Result<(), ScimError> {
@@ -554,12 +557,12 @@ pub(super) fn merge(
 
 /// Set (or, with `null`, unassign) one sub-attribute, enforcing `immutable`.
 pub(super) fn set_sub(
-    attr: &'static AttributeDef,
+    attr: &AttributeDef,
     object: &mut Map<String, Value>,
-    sub: &'static AttributeDef,
+    sub: &AttributeDef,
     v: Value,
 ) -> Result<(), ScimError> {
-    let old = take(object, sub.name).filter(|o| !is_unassigned(o));
+    let old = take(object, &sub.name).filter(|o| !is_unassigned(o));
     if sub.mutability == Mutability::Immutable
         && let Some(old) = &old
         && *old != v
@@ -657,14 +660,14 @@ pub fn check_value_counts(
     resource: &Map<String, Value>,
 ) -> Result<(), ScimError> {
     let mut schemas = vec![(rt.schema, resource)];
-    for (ext, _) in rt.extensions {
-        if let Some(Value::Object(object)) = resource.get(ext.id) {
-            schemas.push((ext, object));
+    for (ext, _) in &rt.extensions {
+        if let Some(Value::Object(object)) = resource.get(&ext.id) {
+            schemas.push((&**ext, object));
         }
     }
     for (schema, object) in schemas {
         for attr in schema.attributes.iter().filter(|a| a.multi_valued) {
-            if let Some(Value::Array(values)) = object.get(attr.name) {
+            if let Some(Value::Array(values)) = object.get(&attr.name) {
                 check_count(attr, values.len())?;
             }
         }

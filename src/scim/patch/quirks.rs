@@ -34,10 +34,10 @@ use crate::scim::schema::{AttributeDef, AttributeType, ResourceTypeDef};
 static NULL: Value = Value::Null;
 
 /// The writes a path-less value stands for (quirk 5).
-pub(super) fn path_less_entries<'v>(
-    rt: &ResourceTypeDef,
+pub(super) fn path_less_entries<'r, 'v>(
+    rt: &'r ResourceTypeDef,
     value: &'v Map<String, Value>,
-) -> Result<Vec<(Target, &'v Value)>, ScimError> {
+) -> Result<Vec<(Target<'r>, &'v Value)>, ScimError> {
     let mut entries = Vec::new();
     for (key, v) in value {
         let Some(schema) = rt.schema(key) else {
@@ -63,7 +63,7 @@ pub(super) fn path_less_entries<'v>(
                 }
             }
             Value::Null if !std::ptr::eq(schema, rt.schema) => {
-                for attr in schema.attributes {
+                for attr in &schema.attributes {
                     let path = AttrPath {
                         urn: Some(schema.id.to_owned()),
                         attr: attr.name.to_owned(),
@@ -82,7 +82,7 @@ pub(super) fn path_less_entries<'v>(
     Ok(entries)
 }
 
-fn target(rt: &ResourceTypeDef, path: &AttrPath) -> Option<Target> {
+fn target<'r>(rt: &'r ResourceTypeDef, path: &AttrPath) -> Option<Target<'r>> {
     let r = path.resolve(rt)?;
     Some(Target {
         extension: r.is_extension(rt).then_some(r.schema),
@@ -128,13 +128,13 @@ pub(super) fn normalize_values(def: &AttributeDef, value: &Value) -> Result<Vec<
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let item = if def.kind == AttributeType::Complex {
-            let mut object = complex(def, def.name, item)?;
+            let mut object = complex(def, &def.name, item)?;
             object.retain(|_, v| !v.is_null());
             Value::Object(object)
         } else if item.is_null() {
             Value::Null
         } else {
-            simple(def, None, def.name, item)?
+            simple(def, None, &def.name, item)?
         };
         if !is_unassigned(&item) {
             out.push(item);
@@ -160,7 +160,7 @@ pub(super) fn normalize_one(
         },
         other => other,
     };
-    complex(def, def.name, value)
+    complex(def, &def.name, value)
 }
 
 fn complex(
@@ -181,7 +181,7 @@ fn complex(
                 let v = if v.is_null() {
                     Value::Null
                 } else {
-                    simple(sub, Some(def.name), &format!("{label}.{}", sub.name), v)?
+                    simple(sub, Some(&def.name), &format!("{label}.{}", sub.name), v)?
                 };
                 out.insert(sub.name.to_owned(), v);
             }
@@ -211,10 +211,7 @@ fn simple(
 }
 
 /// Whether an `add`/`replace` whose value filter matched nothing creates a value (quirk 6).
-pub(super) fn creates_on_unmatched_filter(
-    kind: OpKind,
-    sub: Option<&'static AttributeDef>,
-) -> bool {
+pub(super) fn creates_on_unmatched_filter(kind: OpKind, sub: Option<&AttributeDef>) -> bool {
     kind == OpKind::Add || sub.is_some()
 }
 
@@ -245,7 +242,7 @@ pub(super) fn seed_from_filter(filter: &Filter) -> Option<Map<String, Value>> {
 /// `remove` with a value array and no filter: drop the values matching a listed one on
 /// every sub-attribute it gives (quirk 7).
 pub(super) fn remove_listed(
-    attr: &'static AttributeDef,
+    attr: &AttributeDef,
     listed: &Value,
     current: Option<Value>,
 ) -> Result<Option<Value>, ScimError> {

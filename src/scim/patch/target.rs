@@ -10,20 +10,20 @@ use crate::scim::schema::{AttributeDef, SchemaDef};
 
 /// What one write acts on: an attribute, maybe narrowed by a value filter, maybe down to a
 /// sub-attribute.
-pub(super) struct Target {
+pub(super) struct Target<'r> {
     /// The extension schema whose object holds the attribute; `None` for core attributes.
-    pub(super) extension: Option<&'static SchemaDef>,
-    pub(super) attr: &'static AttributeDef,
+    pub(super) extension: Option<&'r SchemaDef>,
+    pub(super) attr: &'r AttributeDef,
     /// Validated value filter, paths relative to `attr`.
     pub(super) filter: Option<Filter>,
-    pub(super) sub: Option<&'static AttributeDef>,
+    pub(super) sub: Option<&'r AttributeDef>,
 }
 
-impl Target {
+impl Target<'_> {
     pub(super) fn label(&self) -> String {
         match self.sub {
             Some(sub) => format!("{}.{}", self.attr.name, sub.name),
-            None => self.attr.name.to_owned(),
+            None => self.attr.name.clone(),
         }
     }
 }

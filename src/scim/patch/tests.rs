@@ -1,6 +1,8 @@
 //! Unit tests of the PATCH request parser, engine and IdP quirks.
 #![cfg(test)]
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value};
 
 use super::engine::*;
@@ -10,8 +12,8 @@ use super::*;
 use crate::scim::error::ScimError;
 use crate::scim::path::PatchPath;
 use crate::scim::schema::{
-    AttributeDef, AttributeType, GROUP_RESOURCE, Mutability, ResourceTypeDef, Returned, SchemaDef,
-    Uniqueness,
+    AttributeDef, AttributeType, GROUP_RESOURCE, Mutability, ResourceKind, ResourceTypeDef,
+    Returned, SchemaDef, Uniqueness,
 };
 
 use crate::scim::error::ScimType;
@@ -86,90 +88,92 @@ fn phones(resource: &Value) -> Value {
 /// A test-only resource type whose multi-valued complex `seats` have immutable and readOnly
 /// sub-attributes (no User attribute does): the engine's generic handling of those
 /// characteristics, tested without Group `members`, which the engine never writes.
-const fn def(
+fn def(
     name: &'static str,
     kind: AttributeType,
     mutability: Mutability,
     multi_valued: bool,
-    sub_attributes: &'static [AttributeDef],
+    sub_attributes: Vec<AttributeDef>,
 ) -> AttributeDef {
     AttributeDef {
-        name,
+        name: name.to_owned(),
         kind,
         multi_valued,
-        description: "",
+        description: String::new(),
         required: false,
         case_exact: false,
         mutability,
         returned: Returned::Default,
         uniqueness: Uniqueness::None,
-        canonical_values: &[],
-        reference_types: &[],
+        canonical_values: Vec::new(),
+        reference_types: Vec::new(),
         sub_attributes,
+        indexed: false,
     }
 }
 
 const TEAM_SCHEMA: &str = "urn:example:params:scim:schemas:test:2.0:Team";
 
-static TEAM: SchemaDef = SchemaDef {
-    id: TEAM_SCHEMA,
-    name: "Team",
-    description: "test only",
-    attributes: &[
+static TEAM: LazyLock<SchemaDef> = LazyLock::new(|| SchemaDef {
+    id: TEAM_SCHEMA.to_owned(),
+    name: "Team".to_owned(),
+    description: "test only".to_owned(),
+    attributes: vec![
         def(
             "name",
             AttributeType::String,
             Mutability::ReadWrite,
             false,
-            &[],
+            vec![],
         ),
         def(
             "seats",
             AttributeType::Complex,
             Mutability::ReadWrite,
             true,
-            &[
+            vec![
                 def(
                     "value",
                     AttributeType::String,
                     Mutability::Immutable,
                     false,
-                    &[],
+                    vec![],
                 ),
                 def(
                     "$ref",
                     AttributeType::Reference,
                     Mutability::Immutable,
                     false,
-                    &[],
+                    vec![],
                 ),
                 def(
                     "display",
                     AttributeType::String,
                     Mutability::ReadOnly,
                     false,
-                    &[],
+                    vec![],
                 ),
                 def(
                     "type",
                     AttributeType::String,
                     Mutability::Immutable,
                     false,
-                    &[],
+                    vec![],
                 ),
             ],
         ),
     ],
-};
+});
 
-static TEAM_RESOURCE: ResourceTypeDef = ResourceTypeDef {
+static TEAM_RESOURCE: LazyLock<ResourceTypeDef> = LazyLock::new(|| ResourceTypeDef {
+    kind: ResourceKind::User,
     name: "Team",
     endpoint: "/Teams",
     description: "test only",
     schema: &TEAM,
-    extensions: &[],
+    extensions: Vec::new(),
     schema_aliases: &[],
-};
+});
 
 fn team() -> Value {
     json!({
@@ -1485,7 +1489,7 @@ fn a_bare_schema_urn_path_refuses_what_it_cannot_mean() {
 }
 
 fn enterprise_user_or_group(rt: &ResourceTypeDef) -> Value {
-    if std::ptr::eq(rt, &GROUP_RESOURCE) {
+    if rt.kind == ResourceKind::Group {
         group()
     } else {
         enterprise_user()

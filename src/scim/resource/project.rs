@@ -36,10 +36,10 @@ pub struct Projection {
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Selector {
     /// The extension URN; `None` for the core schema and the common attributes.
-    pub(super) ext: Option<&'static str>,
+    pub(super) ext: Option<String>,
     /// `None` selects every attribute of the schema (the parameter named the schema URN).
-    pub(super) attr: Option<&'static str>,
-    pub(super) sub: Option<&'static str>,
+    pub(super) attr: Option<String>,
+    pub(super) sub: Option<String>,
     /// The value filter of `emails[type eq "work"]` (validated, paths relative to `attr`):
     /// the selector names only the values it matches.
     pub(super) filter: Option<Arc<Filter>>,
@@ -49,21 +49,23 @@ impl Selector {
     /// Names `attr` as a whole (all its values).
     pub(super) fn names_whole(&self, ext: Option<&str>, attr: &str) -> bool {
         self.filter.is_none()
-            && self.ext == ext
-            && self.attr.is_none_or(|a| a == attr)
+            && self.ext.as_deref() == ext
+            && self.attr.as_deref().is_none_or(|a| a == attr)
             && self.sub.is_none()
     }
     /// Names `attr` or a part of it (some values, a sub-attribute).
     pub(super) fn names_within(&self, ext: Option<&str>, attr: &str) -> bool {
-        self.ext == ext && self.attr.is_none_or(|a| a == attr)
+        self.ext.as_deref() == ext && self.attr.as_deref().is_none_or(|a| a == attr)
     }
     /// Names the sub-attribute `attr.sub` (of every value, or of those its filter matches).
     pub(super) fn names_sub(&self, ext: Option<&str>, attr: &str, sub: &str) -> bool {
-        self.ext == ext && self.attr == Some(attr) && self.sub == Some(sub)
+        self.ext.as_deref() == ext
+            && self.attr.as_deref() == Some(attr)
+            && self.sub.as_deref() == Some(sub)
     }
     /// Whether the selector speaks of `element` (one value of a multi-valued attribute `def`;
     /// `None`: the attribute's value as a whole). Without a filter it speaks of every value.
-    fn applies(&self, def: &'static AttributeDef, element: Option<&Value>) -> bool {
+    fn applies(&self, def: &AttributeDef, element: Option<&Value>) -> bool {
         match &self.filter {
             None => true,
             Some(filter) => element.is_some_and(|e| filter.matches_within(def, e)),
@@ -111,11 +113,11 @@ impl Projection {
             let listed = self
                 .attributes
                 .as_ref()
-                .is_none_or(|list| list.iter().any(|s| s.ext == Some(ext.id)));
+                .is_none_or(|list| list.iter().any(|s| s.ext.as_deref() == Some(&ext.id)));
             let dropped = self
                 .excluded
                 .iter()
-                .any(|s| s.ext == Some(ext.id) && s.attr.is_none());
+                .any(|s| s.ext.as_deref() == Some(&ext.id) && s.attr.is_none());
             return listed && !dropped;
         }
         let Some(def) = rt.core_attribute(attr) else {
@@ -125,11 +127,11 @@ impl Projection {
             Returned::Always => true,
             Returned::Never => false,
             Returned::Default | Returned::Request => {
-                if self.excluded.iter().any(|s| s.names_whole(None, def.name)) {
+                if self.excluded.iter().any(|s| s.names_whole(None, &def.name)) {
                     return false;
                 }
                 match &self.attributes {
-                    Some(list) => list.iter().any(|s| s.names_within(None, def.name)),
+                    Some(list) => list.iter().any(|s| s.names_within(None, &def.name)),
                     None => def.returned == Returned::Default,
                 }
             }
@@ -157,7 +159,7 @@ impl Projection {
                 let kept: Map<String, Value> = inner
                     .into_iter()
                     .filter_map(|(k, v)| match ext.attribute(&k) {
-                        Some(def) => self.project(Some(ext.id), def, v).map(|v| (k, v)),
+                        Some(def) => self.project(Some(&ext.id), def, v).map(|v| (k, v)),
                         None => self.attributes.is_none().then_some((k, v)),
                     })
                     .collect();
@@ -196,7 +198,7 @@ impl Projection {
     pub(super) fn project(
         &self,
         ext: Option<&str>,
-        def: &'static AttributeDef,
+        def: &AttributeDef,
         value: Value,
     ) -> Option<Value> {
         match def.returned {
@@ -204,7 +206,7 @@ impl Projection {
             Returned::Never => return None,
             Returned::Default | Returned::Request => {}
         }
-        if self.excluded.iter().any(|s| s.names_whole(ext, def.name)) {
+        if self.excluded.iter().any(|s| s.names_whole(ext, &def.name)) {
             return None;
         }
         let filtered = self
@@ -212,7 +214,7 @@ impl Projection {
             .iter()
             .flatten()
             .chain(&self.excluded)
-            .any(|s| s.filter.is_some() && s.names_within(ext, def.name));
+            .any(|s| s.filter.is_some() && s.names_within(ext, &def.name));
         match value {
             // Value filters select value by value: each is projected on its own.
             Value::Array(items) if filtered => {
@@ -231,7 +233,7 @@ impl Projection {
     fn project_value(
         &self,
         ext: Option<&str>,
-        def: &'static AttributeDef,
+        def: &AttributeDef,
         value: Value,
         element: Option<&Value>,
     ) -> Option<Value> {
@@ -243,7 +245,7 @@ impl Projection {
         if element.is_some()
             && excluded
                 .iter()
-                .any(|s| s.filter.is_some() && s.sub.is_none() && s.names_within(ext, def.name))
+                .any(|s| s.filter.is_some() && s.sub.is_none() && s.names_within(ext, &def.name))
         {
             return None;
         }
@@ -253,15 +255,15 @@ impl Projection {
             .map(|list| list.iter().filter(|s| s.applies(def, element)).collect());
         // A selector of the attribute with no sub-attribute: the whole value (for a filtered
         // one, the whole of this element, which its filter matched).
-        let whole = |s: &&Selector| s.names_within(ext, def.name) && s.sub.is_none();
+        let whole = |s: &&Selector| s.names_within(ext, &def.name) && s.sub.is_none();
         // Which sub-attributes survive; `None` = all but `never`, `request` and excluded ones.
         let only: Option<Vec<&str>> = match &attributes {
             Some(list) if list.iter().any(whole) => None,
             Some(list) => {
                 let subs: Vec<&str> = list
                     .iter()
-                    .filter(|s| s.names_within(ext, def.name))
-                    .filter_map(|s| s.sub)
+                    .filter(|s| s.names_within(ext, &def.name))
+                    .filter_map(|s| s.sub.as_deref())
                     .collect();
                 if subs.is_empty() {
                     return None;
@@ -284,13 +286,13 @@ impl Projection {
                 Returned::Default | Returned::Request => {
                     let excluded = excluded
                         .iter()
-                        .any(|s| s.names_sub(ext, def.name, sub.name));
+                        .any(|s| s.names_sub(ext, &def.name, &sub.name));
                     let listed = match &only {
-                        Some(subs) => subs.contains(&sub.name),
+                        Some(subs) => subs.contains(&sub.name.as_str()),
                         None => {
                             sub.returned == Returned::Default
                                 || attributes.as_ref().is_some_and(|list| {
-                                    list.iter().any(|s| s.names_sub(ext, def.name, sub.name))
+                                    list.iter().any(|s| s.names_sub(ext, &def.name, &sub.name))
                                 })
                         }
                     };
@@ -320,10 +322,10 @@ impl Projection {
 }
 
 /// The extension schema of `rt` whose URN is `urn`, ignoring case.
-pub(super) fn extension_named(rt: &ResourceTypeDef, urn: &str) -> Option<&'static SchemaDef> {
+pub(super) fn extension_named<'r>(rt: &'r ResourceTypeDef, urn: &str) -> Option<&'r SchemaDef> {
     rt.extensions
         .iter()
-        .map(|(s, _)| *s)
+        .map(|(s, _)| &**s)
         .find(|s| s.id.eq_ignore_ascii_case(urn))
 }
 
@@ -335,7 +337,7 @@ pub(super) fn parse_selectors(
     let mut out = Vec::new();
     for item in split_list(list) {
         if let Some(schema) = rt.schema(item) {
-            let ext = (!std::ptr::eq(schema, rt.schema)).then_some(schema.id);
+            let ext = (!std::ptr::eq(schema, rt.schema)).then(|| schema.id.clone());
             out.push(Selector {
                 ext,
                 attr: None,
@@ -421,13 +423,16 @@ fn filtered_selector(
                         attr.name
                     ))
                 })?
-                .name,
+                .name
+                .clone(),
         ),
         None => None,
     };
     Ok(Some(Selector {
-        ext: resolved.is_extension(rt).then_some(resolved.schema.id),
-        attr: Some(attr.name),
+        ext: resolved
+            .is_extension(rt)
+            .then(|| resolved.schema.id.clone()),
+        attr: Some(attr.name.clone()),
         sub,
         filter: Some(Arc::new(filter)),
     }))
@@ -437,11 +442,11 @@ fn filtered_selector(
 /// `manager` finds the enterprise `manager`); `None` for names the resource type does not know.
 pub(super) fn resolve_selector(rt: &ResourceTypeDef, path: &AttrPath) -> Option<Selector> {
     let resolved = path.resolve(rt)?;
-    let ext = (!std::ptr::eq(resolved.schema, rt.schema)).then_some(resolved.schema.id);
+    let ext = (!std::ptr::eq(resolved.schema, rt.schema)).then(|| resolved.schema.id.clone());
     Some(Selector {
         ext,
-        attr: Some(resolved.attr.name),
-        sub: resolved.sub.map(|s| s.name),
+        attr: Some(resolved.attr.name.clone()),
+        sub: resolved.sub.map(|s| s.name.clone()),
         filter: None,
     })
 }

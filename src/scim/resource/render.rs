@@ -3,7 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
-use crate::scim::schema::RESOURCE_TYPES;
+use crate::scim::schema::resource_types;
 
 /// Server-maintained metadata of a resource (RFC 7643 §3.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,13 +59,22 @@ pub fn render(
 /// `schemas` for a stored form that lacks it: the core URN of the resource type named
 /// `resource_type`, then the extensions that have data.
 pub(super) fn rebuild_schemas(stored: &Map<String, Value>, resource_type: &str) -> Value {
-    let Some(rt) = RESOURCE_TYPES.iter().find(|rt| rt.name == resource_type) else {
+    let Some(rt) = resource_types()
+        .into_iter()
+        .find(|rt| rt.name == resource_type)
+    else {
         return Value::Array(Vec::new());
     };
-    let urns = rt
-        .schemas()
-        .filter(|s| std::ptr::eq(*s, rt.schema) || stored.contains_key(s.id))
-        .map(|s| Value::String(s.id.to_owned()))
+    // The core URN, then every extension with data: an object stored under a URN key (the
+    // built-in extensions and the organization's own alike).
+    let extensions = stored.iter().filter(|(k, v)| {
+        v.is_object()
+            && k.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+            && !k.eq_ignore_ascii_case(&rt.schema.id)
+    });
+    let urns = std::iter::once(rt.schema.id.clone())
+        .chain(extensions.map(|(k, _)| k.clone()))
+        .map(Value::String)
         .collect();
     Value::Array(urns)
 }

@@ -4,7 +4,10 @@ use chrono::Utc;
 use serde_json::{Map, Value};
 
 use crate::scim::error::ScimError;
-use crate::scim::schema::{AttributeDef, AttributeType, Mutability, ResourceTypeDef, SchemaDef};
+use crate::scim::schema::{
+    AttributeDef, AttributeType, Mutability, ResourceKind, ResourceTypeDef, SchemaDef,
+};
+use std::sync::LazyLock;
 
 use super::project::*;
 use super::render::*;
@@ -154,8 +157,6 @@ fn read_only_and_unknown_attributes_are_ignored() {
         "userName": "a",
         "groups": [{"value": "g1"}],
         "nickname_custom": "x",
-        "urn:msfttest:cloud:scim:schemas:extension:custom:2.0:User": {"foo": "bar"},
-        "urn:msfttest:cloud:scim:schemas:extension:custom:2.0:User:foo": "bar",
         "emails": [{"value": "a@example.com", "kind": "x"}]
     });
     let want = stored(json!({
@@ -164,6 +165,29 @@ fn read_only_and_unknown_attributes_are_ignored() {
         "emails": [{"value": "a@example.com"}],
     }));
     assert_eq!(validate_create(&USER_RESOURCE, body), Ok(want));
+}
+
+/// Data under an extension URN the organization has not registered is refused, naming the URN
+/// and how to register it, whether nested under the URN or as URN-qualified keys; a URN only in
+/// `schemas` carries no data and is not refused.
+#[test]
+fn data_of_an_unregistered_extension_is_refused() {
+    const TEST_URN: &str = "urn:msfttest:cloud:scim:schemas:extension:custom:2.0:User";
+    for body in [
+        json!({"userName": "a", TEST_URN: {"foo": "bar"}}),
+        json!({"userName": "a", format!("{TEST_URN}:foo"): "bar"}),
+    ] {
+        let err = validate_create(&USER_RESOURCE, body.clone()).unwrap_err();
+        assert_eq!(err.scim_type(), Some(crate::scim::ScimType::InvalidValue));
+        assert!(err.detail().contains(TEST_URN), "{body}: {}", err.detail());
+        assert!(
+            err.detail().contains("POST /admin/v1/schema-extensions"),
+            "{body}: {}",
+            err.detail()
+        );
+    }
+    let listed = json!({"schemas": [USER_SCHEMA, TEST_URN], "userName": "a"});
+    assert!(validate_create(&USER_RESOURCE, listed).is_ok());
 }
 
 /// Entra creates groups with its own schema URN and sends `"$ref": null` in members.
@@ -366,18 +390,18 @@ fn put_clears_omitted_attributes_and_keeps_no_read_only_input() {
     );
 }
 
-static BADGE: SchemaDef = SchemaDef {
-    id: "urn:example:schemas:Badge",
-    name: "Badge",
-    description: "A test resource with immutable attributes",
-    attributes: &[
+static BADGE: LazyLock<SchemaDef> = LazyLock::new(|| SchemaDef {
+    id: "urn:example:schemas:Badge".to_owned(),
+    name: "Badge".to_owned(),
+    description: "A test resource with immutable attributes".to_owned(),
+    attributes: vec![
         AttributeDef {
             mutability: Mutability::Immutable,
             ..AttributeDef::new("serial", AttributeType::String)
         },
         AttributeDef::new("label", AttributeType::String),
         AttributeDef {
-            sub_attributes: &[
+            sub_attributes: vec![
                 AttributeDef {
                     mutability: Mutability::Immutable,
                     case_exact: true,
@@ -388,15 +412,16 @@ static BADGE: SchemaDef = SchemaDef {
             ..AttributeDef::new("device", AttributeType::Complex)
         },
     ],
-};
-static BADGE_RESOURCE: ResourceTypeDef = ResourceTypeDef {
+});
+static BADGE_RESOURCE: LazyLock<ResourceTypeDef> = LazyLock::new(|| ResourceTypeDef {
+    kind: ResourceKind::User,
     name: "Badge",
     endpoint: "/Badges",
     description: "Badge",
     schema: &BADGE,
-    extensions: &[],
+    extensions: Vec::new(),
     schema_aliases: &[],
-};
+});
 
 #[test]
 fn put_keeps_omitted_immutable_values_and_refuses_changes() {

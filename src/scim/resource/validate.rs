@@ -54,14 +54,14 @@ pub fn validate_replace(
 ) -> Result<Validated, ScimError> {
     let mut gathered = gather(rt, body)?;
     keep_immutable(
-        COMMON_ATTRIBUTES.iter().chain(rt.schema.attributes),
+        COMMON_ATTRIBUTES.iter().chain(&rt.schema.attributes),
         existing,
         &mut gathered.core,
         "",
     )?;
     for ((schema, _), ext) in rt.extensions.iter().zip(&mut gathered.extensions) {
         let old = existing
-            .get(schema.id)
+            .get(&schema.id)
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
@@ -88,22 +88,22 @@ pub(super) struct Gathered {
 }
 
 /// Where a top-level body key points.
-pub(super) enum Key<'a> {
+pub(super) enum Key<'r, 'a> {
     /// A schema URN on its own: its attributes are nested under it.
-    Schema(&'static SchemaDef),
+    Schema(&'r SchemaDef),
     /// `<schema URN>:<attribute>`.
-    Qualified(&'static SchemaDef, &'a str),
+    Qualified(&'r SchemaDef, &'a str),
     /// A bare attribute name of the core schema or the common attributes.
     Plain(&'a str),
 }
 
-pub(super) fn classify<'a>(rt: &ResourceTypeDef, key: &'a str) -> Key<'a> {
+pub(super) fn classify<'r, 'a>(rt: &'r ResourceTypeDef, key: &'a str) -> Key<'r, 'a> {
     if let Some(schema) = rt.schema(key) {
         return Key::Schema(schema);
     }
     let urns = rt
         .schemas()
-        .map(|s| s.id)
+        .map(|s| s.id.as_str())
         .chain(rt.schema_aliases.iter().copied());
     for urn in urns {
         let qualified = key
@@ -116,6 +116,38 @@ pub(super) fn classify<'a>(rt: &ResourceTypeDef, key: &'a str) -> Key<'a> {
         }
     }
     Key::Plain(key)
+}
+
+/// A body key that is not an attribute of `rt` but names a schema URN (`urn:…`, alone with an
+/// object, or qualifying an attribute) carries data of a schema extension the organization has
+/// not registered. Ignoring it (RFC 7643 §3.3 lets a service provider do so) would lose the
+/// IdP's data without a word, so it is refused, naming the URN and how to register it
+/// (docs/admin-api.md, "Schema extensions").
+pub(super) fn refuse_unregistered(
+    rt: &ResourceTypeDef,
+    key: &str,
+    value: &Value,
+) -> Result<(), ScimError> {
+    if !key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+        || rt.core_attribute(key).is_some()
+    {
+        return Ok(());
+    }
+    let urn = match (value, key.rfind(':')) {
+        (Value::Object(_) | Value::Null, _) | (_, None) => key,
+        (_, Some(i)) => &key[..i],
+    };
+    Err(unregistered(rt, urn))
+}
+
+/// The error for data under `urn`, a schema `rt` does not have.
+pub fn unregistered(rt: &ResourceTypeDef, urn: &str) -> ScimError {
+    ScimError::invalid_value(format!(
+        "'{urn}' is not a schema of {} resources in this organization: an org admin registers \
+         an extension schema with POST /admin/v1/schema-extensions (docs/admin-api.md, \
+         \"Schema extensions\"); until then, leave its attributes out",
+        rt.name
+    ))
 }
 
 pub(super) fn gather(rt: &ResourceTypeDef, body: Value) -> Result<Gathered, ScimError> {
@@ -150,7 +182,10 @@ pub(super) fn gather(rt: &ResourceTypeDef, body: Value) -> Result<Gathered, Scim
                 }
             },
             Key::Qualified(schema, name) => gathered.put(rt, schema, name, value)?,
-            Key::Plain(name) => gathered.put(rt, rt.schema, name, value)?,
+            Key::Plain(name) => {
+                refuse_unregistered(rt, name, &value)?;
+                gathered.put(rt, rt.schema, name, value)?
+            }
         }
     }
     Ok(gathered)
@@ -161,7 +196,7 @@ impl Gathered {
     pub(super) fn put(
         &mut self,
         rt: &ResourceTypeDef,
-        schema: &'static SchemaDef,
+        schema: &SchemaDef,
         name: &str,
         value: Value,
     ) -> Result<(), ScimError> {
@@ -185,7 +220,7 @@ impl Gathered {
             self.password = match value {
                 Value::Null => None,
                 Value::String(s) => {
-                    value::check_text(None, def.name, &s, &path)?;
+                    value::check_text(None, &def.name, &s, &path)?;
                     Some(s)
                 }
                 _ => return Err(type_error(&path, def.kind)),
@@ -197,12 +232,12 @@ impl Gathered {
         } else {
             rt.extensions
                 .iter()
-                .position(|(s, _)| std::ptr::eq(*s, schema))
+                .position(|(s, _)| std::ptr::eq(&**s, schema))
                 .and_then(|i| self.extensions.get_mut(i))
         };
         let Some(target) = target else { return Ok(()) };
         if let Some(v) = check_value(def, value, &path)?
-            && target.insert(def.name.to_owned(), v).is_some()
+            && target.insert(def.name.clone(), v).is_some()
         {
             return Err(ScimError::invalid_value(format!(
                 "attribute '{path}' is given more than once"
@@ -213,23 +248,27 @@ impl Gathered {
 
     /// Check required attributes and build the stored form in schema order.
     pub(super) fn finish(mut self, rt: &ResourceTypeDef) -> Result<Validated, ScimError> {
-        check_required(rt.schema.attributes, &self.core, "")?;
+        check_required(&rt.schema.attributes, &self.core, "")?;
         let mut resource = Map::new();
-        let mut schemas = vec![Value::String(rt.schema.id.to_owned())];
+        let mut schemas = vec![Value::String(rt.schema.id.clone())];
         // Placeholder first so that `schemas` leads when insertion order is kept.
         resource.insert("schemas".to_owned(), Value::Null);
-        for def in COMMON_ATTRIBUTES.iter().chain(rt.schema.attributes) {
-            if let Some(v) = self.core.remove(def.name) {
-                resource.insert(def.name.to_owned(), v);
+        for def in COMMON_ATTRIBUTES.iter().chain(&rt.schema.attributes) {
+            if let Some(v) = self.core.remove(&def.name) {
+                resource.insert(def.name.clone(), v);
             }
         }
         for ((schema, required), mut ext) in rt.extensions.iter().zip(self.extensions) {
-            let prefix = format!("{}:", schema.id);
-            check_required(schema.attributes, &ext, &prefix)?;
+            // An extension's required attributes are required of a resource that carries the
+            // extension (RFC 7643 §3.3); whether it must carry it is `required` of the extension.
+            if !ext.is_empty() {
+                let prefix = format!("{}:", schema.id);
+                check_required(&schema.attributes, &ext, &prefix)?;
+            }
             let mut data = Map::new();
-            for def in schema.attributes {
-                if let Some(v) = ext.remove(def.name) {
-                    data.insert(def.name.to_owned(), v);
+            for def in &schema.attributes {
+                if let Some(v) = ext.remove(&def.name) {
+                    data.insert(def.name.clone(), v);
                 }
             }
             if data.is_empty() {
@@ -240,8 +279,8 @@ impl Gathered {
                     )));
                 }
             } else {
-                schemas.push(Value::String(schema.id.to_owned()));
-                resource.insert(schema.id.to_owned(), Value::Object(data));
+                schemas.push(Value::String(schema.id.clone()));
+                resource.insert(schema.id.clone(), Value::Object(data));
             }
         }
         resource.insert("schemas".to_owned(), Value::Array(schemas));
@@ -288,7 +327,7 @@ pub(super) fn check_required(
     prefix: &str,
 ) -> Result<(), ScimError> {
     for def in defs.iter().filter(|d| d.required && !d.is_read_only()) {
-        let present = match values.get(def.name) {
+        let present = match values.get(&def.name) {
             None | Some(Value::Null) => false,
             Some(Value::String(s)) => !s.trim().is_empty(),
             Some(_) => true,
@@ -386,19 +425,19 @@ pub(super) fn check_complex(
             continue;
         };
         let sub_path = format!("{path}.{}", sub.name);
-        if let Some(v) = check_value_of(sub, Some(def.name), v, &sub_path)?
-            && subs.insert(sub.name.to_owned(), v).is_some()
+        if let Some(v) = check_value_of(sub, Some(&def.name), v, &sub_path)?
+            && subs.insert(sub.name.clone(), v).is_some()
         {
             return Err(ScimError::invalid_value(format!(
                 "attribute '{sub_path}' is given more than once"
             )));
         }
     }
-    check_required(def.sub_attributes, &subs, &format!("{path}."))?;
+    check_required(&def.sub_attributes, &subs, &format!("{path}."))?;
     let mut out = Map::new();
-    for sub in def.sub_attributes {
-        if let Some(v) = subs.remove(sub.name) {
-            out.insert(sub.name.to_owned(), v);
+    for sub in &def.sub_attributes {
+        if let Some(v) = subs.remove(&sub.name) {
+            out.insert(sub.name.clone(), v);
         }
     }
     Ok((!out.is_empty()).then_some(Value::Object(out)))
@@ -417,12 +456,12 @@ pub(super) fn keep_immutable<'a>(
     prefix: &str,
 ) -> Result<(), ScimError> {
     for def in defs {
-        let old = existing.get(def.name).filter(|v| !v.is_null());
+        let old = existing.get(&def.name).filter(|v| !v.is_null());
         let path = format!("{prefix}{}", def.name);
         match def.mutability {
-            Mutability::Immutable => match (old, new.get(def.name)) {
+            Mutability::Immutable => match (old, new.get(&def.name)) {
                 (Some(o), None) => {
-                    new.insert(def.name.to_owned(), o.clone());
+                    new.insert(def.name.clone(), o.clone());
                 }
                 (Some(o), Some(n)) if !same_value(def, o, n) => {
                     return Err(ScimError::mutability(format!(
@@ -441,7 +480,7 @@ pub(super) fn keep_immutable<'a>(
             {
                 let old_obj = old.and_then(Value::as_object).cloned().unwrap_or_default();
                 let mut new_obj = new
-                    .remove(def.name)
+                    .remove(&def.name)
                     .and_then(|v| match v {
                         Value::Object(o) => Some(o),
                         _ => None,
@@ -454,7 +493,7 @@ pub(super) fn keep_immutable<'a>(
                     &format!("{path}."),
                 )?;
                 if !new_obj.is_empty() {
-                    new.insert(def.name.to_owned(), Value::Object(new_obj));
+                    new.insert(def.name.clone(), Value::Object(new_obj));
                 }
             }
             _ => {}

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::scim::ScimError;
 use crate::scim::filter::{CompareOp, Filter};
 use crate::scim::path::AttrPath;
-use crate::scim::schema::{GROUP_RESOURCE, ResourceTypeDef, USER_RESOURCE};
+use crate::scim::schema::{GROUP, ResourceKind, ResourceTypeDef, SchemaDef, USER};
 use crate::store::caseless;
 
 use super::sql::*;
@@ -21,22 +21,17 @@ pub(super) enum Res {
 
 impl Res {
     pub(super) fn of(rt: &ResourceTypeDef) -> Result<Res, ScimError> {
-        if std::ptr::eq(rt, &USER_RESOURCE) {
-            Ok(Res::User)
-        } else if std::ptr::eq(rt, &GROUP_RESOURCE) {
-            Ok(Res::Group)
-        } else {
-            Err(ScimError::invalid_filter(format!(
-                "filtering {} resources is not supported",
-                rt.name
-            )))
-        }
+        Ok(match rt.kind {
+            ResourceKind::User => Res::User,
+            ResourceKind::Group => Res::Group,
+        })
     }
 
-    pub(super) fn rt(self) -> &'static ResourceTypeDef {
+    /// The core schema of the resource type (its extensions are the caller's `rt`'s).
+    pub(super) fn core(self) -> &'static SchemaDef {
         match self {
-            Res::User => &USER_RESOURCE,
-            Res::Group => &GROUP_RESOURCE,
+            Res::User => &USER,
+            Res::Group => &GROUP,
         }
     }
 

@@ -67,13 +67,13 @@ impl JsonLoc {
     /// The attribute (and sub-attribute) `r` of the resource row.
     pub(super) fn resource(res: Res, r: &Resolved) -> Result<JsonLoc, ScimError> {
         let doc = format!("{}.resource", res.table());
-        let mut keys = Vec::with_capacity(3);
-        if r.is_extension(res.rt()) {
-            keys.push(r.schema.id);
+        let mut keys: Vec<&str> = Vec::with_capacity(3);
+        if !std::ptr::eq(r.schema, res.core()) {
+            keys.push(&r.schema.id);
         }
-        keys.push(r.attr.name);
+        keys.push(&r.attr.name);
         if let Some(sub) = r.sub {
-            keys.push(sub.name);
+            keys.push(&sub.name);
         }
         JsonLoc::under(&doc, &keys)
     }
@@ -220,10 +220,31 @@ pub(super) fn write_compare_json(
             out.dialect(pg_guarded, sqlite);
             out.push(")");
         }
-        AttributeType::Integer
-        | AttributeType::Decimal
-        | AttributeType::DateTime
-        | AttributeType::Complex => {
+        AttributeType::Integer | AttributeType::Decimal => {
+            // A number the filter parser read (serde_json's text of it: digits, sign, point,
+            // exponent), not text from a request: safe to write as a literal.
+            let Some(number) = value.as_number() else {
+                return Err(ScimError::invalid_filter(format!(
+                    "'{path}' compares with a number"
+                )));
+            };
+            let sql_op = ordering_sql(op).ok_or_else(|| {
+                ScimError::invalid_filter(format!("'{op}' is not supported on the number '{path}'"))
+            })?;
+            let mut pg = SqlBool::default();
+            pg.owned(format!(
+                "(jsonb_typeof({j}) = 'number' AND ({j})::numeric{sql_op}{number})",
+                j = loc.pg_json
+            ));
+            let mut sqlite = SqlBool::default();
+            sqlite.owned(format!(
+                "({t} IN ('integer', 'real') AND {v}{sql_op}{number})",
+                t = loc.lite_type,
+                v = loc.lite_value
+            ));
+            out.dialect(pg, sqlite);
+        }
+        AttributeType::DateTime | AttributeType::Complex => {
             return Err(not_translatable(
                 path,
                 "no stored attribute of this type is filterable in this server",

@@ -63,7 +63,7 @@ pub fn sort(
         SortOrder::Descending => (" DESC", " NULLS FIRST, "),
     };
     let mut key = SqlOrder::default();
-    match (res, r.attr.name, r.sub.map(|s| s.name)) {
+    match (res, r.attr.name.as_str(), r.sub.map(|s| s.name.as_str())) {
         (_, "meta", Some("location")) | (_, "id", None) => {
             return Ok(SqlOrder(vec![Part::Owned(format!(
                 "{}.id{dir}",
@@ -125,7 +125,7 @@ pub(super) fn sort_json_key(key: &mut SqlOrder, res: Res, r: &Resolved) -> Resul
     };
     if r.attr.multi_valued {
         let loc = JsonLoc::resource(res, &Resolved { sub: None, ..*r })?;
-        let elem = JsonLoc::element().child(leaf.name)?;
+        let elem = JsonLoc::element().child(&leaf.name)?;
         let primary = JsonLoc::element().child("primary")?;
         let pg = format!(
             "(SELECT {} FROM jsonb_array_elements(CASE WHEN jsonb_typeof({j}) = 'array' THEN {j} ELSE '[]'::jsonb END) WITH ORDINALITY AS x(v, n) \

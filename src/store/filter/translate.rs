@@ -5,7 +5,10 @@ use serde_json::Value;
 use crate::scim::ScimError;
 use crate::scim::filter::{CompareOp, Filter};
 use crate::scim::path::{AttrPath, Resolved};
-use crate::scim::schema::{AttributeDef, ResourceTypeDef, Returned};
+use crate::scim::schema::{
+    AttributeDef, AttributeType, BUILT_IN_EXTENSIONS, ResourceTypeDef, Returned,
+};
+use crate::store::caseless;
 
 use super::columns::*;
 use super::json_path::*;
@@ -27,41 +30,46 @@ pub fn translate(rt: &ResourceTypeDef, filter: &Filter) -> Result<SqlBool, ScimE
     let mut out = SqlBool::default();
     out.0.push(budget_check());
     out.push("(");
-    write_filter(&mut out, res, filter)?;
+    write_filter(&mut out, rt, res, filter)?;
     out.push(")");
     Ok(out)
 }
 
-pub(super) fn write_filter(out: &mut SqlBool, res: Res, filter: &Filter) -> Result<(), ScimError> {
+pub(super) fn write_filter(
+    out: &mut SqlBool,
+    rt: &ResourceTypeDef,
+    res: Res,
+    filter: &Filter,
+) -> Result<(), ScimError> {
     match filter {
         Filter::And(a, b) | Filter::Or(a, b) => {
             out.push("(");
-            write_filter(out, res, a)?;
+            write_filter(out, rt, res, a)?;
             out.push(if matches!(filter, Filter::And(..)) {
                 ") AND ("
             } else {
                 ") OR ("
             });
-            write_filter(out, res, b)?;
+            write_filter(out, rt, res, b)?;
             out.push(")");
         }
         Filter::Not(inner) => {
             // A NULL inside (a comparison with an absent attribute) means false, as in the
             // evaluator; COALESCE keeps NOT from turning it into "unknown".
             out.push("NOT COALESCE((");
-            write_filter(out, res, inner)?;
+            write_filter(out, rt, res, inner)?;
             out.push("), FALSE)");
         }
         Filter::ValuePath { attr, filter } => {
-            let r = resolve(res, attr)?;
+            let r = resolve(rt, attr)?;
             write_value_path(out, res, &r, attr, filter)?;
         }
         Filter::Present(path) => {
-            let r = resolve(res, path)?;
+            let r = resolve(rt, path)?;
             write_present(out, res, &r, path)?;
         }
         Filter::Compare { path, op, value } => {
-            let r = resolve(res, path)?;
+            let r = resolve(rt, path)?;
             if value.is_null() {
                 // `eq null` matches an absent attribute, `ne null` a present one (RFC 7643 §2.5).
                 if *op == CompareOp::Eq {
@@ -79,8 +87,11 @@ pub(super) fn write_filter(out: &mut SqlBool, res: Res, filter: &Filter) -> Resu
     Ok(())
 }
 
-pub(super) fn resolve(res: Res, path: &AttrPath) -> Result<Resolved, ScimError> {
-    path.resolve(res.rt())
+pub(super) fn resolve<'r>(
+    rt: &'r ResourceTypeDef,
+    path: &AttrPath,
+) -> Result<Resolved<'r>, ScimError> {
+    path.resolve(rt)
         .ok_or_else(|| ScimError::invalid_filter(format!("unknown attribute '{path}'")))
 }
 
@@ -95,8 +106,8 @@ pub(super) fn refuse_never_returned(r: &Resolved, path: &AttrPath) -> Result<(),
 
 /// Attributes a filter may name but whose values are not stored as such.
 pub(super) fn refuse_unstored(res: Res, r: &Resolved, path: &AttrPath) -> Result<(), ScimError> {
-    let sub = r.sub.map(|s| s.name);
-    match (res, r.attr.name, sub) {
+    let sub = r.sub.map(|s| s.name.as_str());
+    match (res, r.attr.name.as_str(), sub) {
         (_, "meta", Some("location")) => Err(not_translatable(
             path,
             "it depends on the URL the client used; filter on 'id' instead",
@@ -123,7 +134,7 @@ pub(super) fn write_value_path(
 ) -> Result<(), ScimError> {
     refuse_unstored(res, r, path)?;
     refuse_never_returned(r, path)?;
-    match Child::of(res, r.attr.name) {
+    match Child::of(res, &r.attr.name) {
         Some(child) if child_table_fits(child, filter) => {
             child.open(out);
             write_element_filter(out, &Elem::Child(child), filter)?;
@@ -147,7 +158,7 @@ pub(super) fn write_value_path(
 pub(super) enum Elem<'a> {
     Child(Child),
     /// Values of `attr` in JSON; the second field is the element's JSON location.
-    Json(&'static AttributeDef, &'a JsonLoc),
+    Json(&'a AttributeDef, &'a JsonLoc),
 }
 
 pub(super) fn write_element_filter(
@@ -206,7 +217,7 @@ pub(super) fn write_element_filter(
                             parent.name, path.attr
                         ))
                     })?;
-                    let sub_loc = loc.child(sub.name)?;
+                    let sub_loc = loc.child(&sub.name)?;
                     match (op, value) {
                         (Some(op), Some(v)) if !v.is_null() => {
                             write_compare_json(out, &sub_loc, sub, path, op, v)?
@@ -234,13 +245,13 @@ pub(super) fn write_present(
 ) -> Result<(), ScimError> {
     refuse_unstored(res, r, path)?;
     refuse_never_returned(r, path)?;
-    if let Some(column) = resource_column(res, r.attr.name, r.sub.map(|s| s.name)) {
+    if let Some(column) = resource_column(res, &r.attr.name, r.sub.map(|s| s.name.as_str())) {
         write_present_column(out, &column);
         return Ok(());
     }
     if r.attr.multi_valued {
-        let sub = r.sub.map(|s| s.name).unwrap_or("value");
-        if let Some(child) = Child::of(res, r.attr.name) {
+        let sub = r.sub.map(|s| s.name.as_str()).unwrap_or("value");
+        if let Some(child) = Child::of(res, &r.attr.name) {
             let as_filter = match r.sub {
                 Some(_) => Filter::Present(AttrPath::new(sub)),
                 None => Filter::Present(AttrPath::new("value")),
@@ -262,7 +273,7 @@ pub(super) fn write_present(
         let loc = JsonLoc::resource(res, &Resolved { sub: None, ..*r })?;
         return write_exists_elements(out, &loc, |out, elem| {
             match r.sub {
-                Some(s) => write_present_json(out, &elem.child(s.name)?),
+                Some(s) => write_present_json(out, &elem.child(&s.name)?),
                 None => write_present_json(out, elem),
             }
             Ok(())
@@ -282,13 +293,18 @@ pub(super) fn write_compare_attr(
 ) -> Result<(), ScimError> {
     refuse_unstored(res, r, path)?;
     refuse_never_returned(r, path)?;
-    if let Some(column) = resource_column(res, r.attr.name, r.sub.map(|s| s.name)) {
+    if let Some(column) = resource_column(res, &r.attr.name, r.sub.map(|s| s.name.as_str())) {
         return write_compare_column(out, &column, path, op, value);
+    }
+    if let Some(attr) = mirrored(res, r)
+        && op != CompareOp::Ne
+    {
+        return write_mirrored(out, r, &attr, path, op, value);
     }
     let leaf = r.leaf();
     if r.attr.multi_valued {
-        let sub_name = r.sub.map(|s| s.name);
-        if let (Some(child), Some(sub)) = (Child::of(res, r.attr.name), sub_name) {
+        let sub_name = r.sub.map(|s| s.name.as_str());
+        if let (Some(child), Some(sub)) = (Child::of(res, &r.attr.name), sub_name) {
             let as_filter = Filter::Compare {
                 path: AttrPath::new(sub),
                 op,
@@ -307,11 +323,62 @@ pub(super) fn write_compare_attr(
         let loc = JsonLoc::resource(res, &Resolved { sub: None, ..*r })?;
         return write_exists_elements(out, &loc, |out, elem| {
             let target = match r.sub {
-                Some(s) => elem.child(s.name)?,
+                Some(s) => elem.child(&s.name)?,
                 None => elem.clone(),
             };
             write_compare_json(out, &target, leaf, path, op, value)
         });
     }
     write_compare_json(out, &JsonLoc::resource(res, r)?, leaf, path, op, value)
+}
+
+/// The `user_extension_values` key of a user's attribute (`<urn>:<attr>[.<sub>]`, lower case)
+/// when its string values are mirrored there: the string and reference attributes of an
+/// organization's own extension schemas.
+pub(super) fn mirrored(res: Res, r: &Resolved) -> Option<String> {
+    let custom = !std::ptr::eq(r.schema, res.core())
+        && !BUILT_IN_EXTENSIONS
+            .iter()
+            .any(|b| b.eq_ignore_ascii_case(&r.schema.id));
+    let string = matches!(
+        r.leaf().kind,
+        AttributeType::String | AttributeType::Reference
+    );
+    if res != Res::User || !custom || !string {
+        return None;
+    }
+    let mut key = format!("{}:{}", r.schema.id, r.attr.name);
+    if let Some(sub) = r.sub {
+        key.push('.');
+        key.push_str(&sub.name);
+    }
+    Some(key.to_lowercase())
+}
+
+/// `path op value` on a mirrored attribute ([`mirrored`]): the user has a value that matches,
+/// found by the index on (`org_id`, `attr`, `value_ci`). Not for `ne`, which also matches users
+/// without the attribute.
+pub(super) fn write_mirrored(
+    out: &mut SqlBool,
+    r: &Resolved,
+    attr: &str,
+    path: &AttrPath,
+    op: CompareOp,
+    value: &Value,
+) -> Result<(), ScimError> {
+    let column = if r.leaf().case_exact {
+        col("c.value", Kind::Exact, false)
+    } else {
+        col("c.value_ci", Kind::Folded(caseless::fold_lower), false)
+    };
+    out.push("users.id IN (SELECT c.user_id FROM user_extension_values c WHERE ");
+    out.0.push(budget_check());
+    out.push("c.org_id = ");
+    out.0.push(Part::Org);
+    out.push(" AND c.attr = ");
+    out.bind(attr);
+    out.push(" AND (");
+    write_compare_column(out, &column, path, op, value)?;
+    out.push("))");
+    Ok(())
 }
