@@ -145,6 +145,22 @@ impl ScimError {
     pub fn invalid_value(detail: impl Into<String>) -> Self {
         Self::new(400, Some(ScimType::InvalidValue), detail)
     }
+    /// 400 `invalidValue` (`invalidPath` when `in_path`): data under `urn`, an extension schema
+    /// the organization has not registered for its `resource_type` resources. RFC 7643 §3.3 lets
+    /// a service provider ignore it; roster refuses it, so that an IdP's data is never dropped
+    /// without a word, and says how to register the extension.
+    pub fn unregistered_extension(resource_type: &str, urn: &str, in_path: bool) -> Self {
+        let detail = format!(
+            "'{urn}' is not a schema of {resource_type} resources in this organization: an org \
+             admin registers an extension schema with POST /admin/v1/schema-extensions \
+             (docs/admin-api.md, \"Schema extensions\"); until then, leave its attributes out"
+        );
+        if in_path {
+            Self::invalid_path(detail)
+        } else {
+            Self::invalid_value(detail)
+        }
+    }
     /// 400 `invalidVers`: the requested protocol version is not supported.
     pub fn invalid_vers(detail: impl Into<String>) -> Self {
         Self::new(400, Some(ScimType::InvalidVers), detail)

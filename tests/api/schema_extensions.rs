@@ -256,3 +256,28 @@ both_backends! {
         assert_eq!(created[ACME]["costCode"], "CC-2");
     }
 }
+
+both_backends! {
+    async fn a_patch_under_an_unregistered_urn_is_refused(app) {
+        let id = app.create_user("pat@example.com").await["id"].as_str().unwrap().to_owned();
+        for operations in [
+            json!([{"op": "add", "value": {ACME: {"costCode": "CC-1"}}}]),
+            json!([{"op": "replace", "value": {format!("{ACME}:costCode"): "CC-1"}}]),
+            json!([{"op": "replace", "path": format!("{ACME}:costCode"), "value": "CC-1"}]),
+            json!([{"op": "add", "path": ACME, "value": {"costCode": "CC-1"}}]),
+        ] {
+            let (status, error) = json_of(app.patch_user(&id, operations.clone()).await).await;
+            assert_eq!(status, 400, "{operations}: {error}");
+            let detail = error["detail"].as_str().unwrap();
+            assert!(detail.contains(ACME) && detail.contains("/admin/v1/schema-extensions"), "{operations}: {detail}");
+        }
+        // Registered, an unknown attribute of it is ignored, as in a body.
+        let (status, _) = admin(&app, Method::POST, "/schema-extensions", Some(acme())).await;
+        assert_eq!(status, 201);
+        let (status, user) = json_of(app.patch_user(&id, json!([
+            {"op": "replace", "value": {format!("{ACME}:nosuch"): "x", format!("{ACME}:costCode"): "CC-2"}}
+        ])).await).await;
+        assert_eq!(status, 200, "{user}");
+        assert_eq!(user[ACME], json!({"costCode": "CC-2"}), "{user}");
+    }
+}

@@ -120,6 +120,21 @@ pub(super) fn apply_operation(
         if let Some(schema) = schema_named(rt, path) {
             return write_schema(rt, doc, op, schema);
         }
+        // A bare URN the org has not registered, with an object of its attributes: name the
+        // whole path as the URN (not its head, as an attribute path would be read).
+        let bare = path.filter.is_none() && path.sub_attr.is_none() && path.attr.sub_attr.is_none();
+        let unknown = path
+            .attr
+            .urn
+            .as_deref()
+            .is_some_and(|u| rt.schema(u).is_none());
+        if bare && unknown && matches!(op.value, Some(Value::Object(_))) {
+            return Err(ScimError::unregistered_extension(
+                rt.name,
+                &path.attr.to_string(),
+                true,
+            ));
+        }
         let target = resolve_target(rt, path)?;
         return write(doc, op.op, &target, op.value.as_ref(), Origin::Path);
     }
@@ -215,10 +230,12 @@ pub(super) fn resolve_target<'r>(
     rt: &'r ResourceTypeDef,
     path: &PatchPath,
 ) -> Result<Target<'r>, ScimError> {
-    let r = path
-        .attr
-        .resolve(rt)
-        .ok_or_else(|| ScimError::invalid_path(format!("unknown attribute '{}'", path.attr)))?;
+    let r = path.attr.resolve(rt).ok_or_else(|| match &path.attr.urn {
+        Some(urn) if rt.schema(urn).is_none() => {
+            ScimError::unregistered_extension(rt.name, urn, true)
+        }
+        _ => ScimError::invalid_path(format!("unknown attribute '{}'", path.attr)),
+    })?;
     let sub = match &path.sub_attr {
         Some(name) => Some(r.attr.sub_attribute(name).ok_or_else(|| {
             ScimError::invalid_path(format!("unknown attribute '{}.{name}'", r.attr.name))

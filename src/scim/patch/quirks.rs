@@ -41,12 +41,22 @@ pub(super) fn path_less_entries<'r, 'v>(
     let mut entries = Vec::new();
     for (key, v) in value {
         let Some(schema) = rt.schema(key) else {
-            entries.extend(
-                AttrPath::parse(key)
-                    .ok()
-                    .and_then(|p| target(rt, &p))
-                    .map(|t| (t, v)),
-            );
+            let path = AttrPath::parse(key).ok();
+            match path.as_ref().and_then(|p| target(rt, p)) {
+                Some(t) => entries.push((t, v)),
+                // A key under a URN the org has not registered: refused, as in a POST body.
+                None if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) => {
+                    let urn = match (v, &path) {
+                        (Value::Object(_) | Value::Null, _) | (_, None) => key.as_str(),
+                        (_, Some(p)) => p.urn.as_deref().unwrap_or(key),
+                    };
+                    // An unknown attribute of a schema the org has is ignored, as in a body.
+                    if rt.schema(urn).is_none() {
+                        return Err(ScimError::unregistered_extension(rt.name, urn, false));
+                    }
+                }
+                None => {}
+            }
             continue;
         };
         match v {

@@ -137,17 +137,7 @@ pub(super) fn refuse_unregistered(
         (Value::Object(_) | Value::Null, _) | (_, None) => key,
         (_, Some(i)) => &key[..i],
     };
-    Err(unregistered(rt, urn))
-}
-
-/// The error for data under `urn`, a schema `rt` does not have.
-pub fn unregistered(rt: &ResourceTypeDef, urn: &str) -> ScimError {
-    ScimError::invalid_value(format!(
-        "'{urn}' is not a schema of {} resources in this organization: an org admin registers \
-         an extension schema with POST /admin/v1/schema-extensions (docs/admin-api.md, \
-         \"Schema extensions\"); until then, leave its attributes out",
-        rt.name
-    ))
+    Err(ScimError::unregistered_extension(rt.name, urn, false))
 }
 
 pub(super) fn gather(rt: &ResourceTypeDef, body: Value) -> Result<Gathered, ScimError> {
