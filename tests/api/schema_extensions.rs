@@ -281,3 +281,52 @@ both_backends! {
         assert_eq!(user[ACME], json!({"costCode": "CC-2"}), "{user}");
     }
 }
+
+both_backends! {
+    async fn a_group_extension_is_stored_filtered_and_removed(app) {
+        let urn = "urn:ietf:params:scim:schemas:extension:acme:2.0:Group";
+        let definition = json!({
+            "id": urn,
+            "resourceType": "Group",
+            "attributes": [{"name": "budget", "type": "decimal"}, {"name": "owner", "type": "string"}]
+        });
+        let (status, created) = admin(&app, Method::POST, "/schema-extensions", Some(definition)).await;
+        assert_eq!(status, 201, "{created}");
+        let (_, group_type) = json_of(app.request(Method::GET, "/ResourceTypes/Group", None).await).await;
+        assert_eq!(group_type["schemaExtensions"][0]["schema"], urn, "{group_type}");
+        // A User does not carry a Group extension.
+        let mut user = okta_user("u@example.com");
+        user[urn] = json!({"owner": "x"});
+        let (status, _) = json_of(app.post_user(&user).await).await;
+        assert_eq!(status, 400);
+
+        let body = json!({"displayName": "Finance", urn: {"budget": 1250.5, "owner": "Ada"}});
+        let (status, group) = json_of(app.request(Method::POST, "/Groups", Some(&body)).await).await;
+        assert_eq!(status, 201, "{group}");
+        assert_eq!(group[urn]["budget"], 1250.5, "{group}");
+        let body = json!({"displayName": "Ops", urn: {"budget": 10, "owner": "Grace"}});
+        let (status, _) = json_of(app.request(Method::POST, "/Groups", Some(&body)).await).await;
+        assert_eq!(status, 201);
+        let response = app
+            .client
+            .get(app.url("/Groups"))
+            .bearer_auth(&app.token)
+            .query(&[("filter", format!("{urn}:budget gt 100 and {urn}:owner eq \"ada\"").as_str())])
+            .send()
+            .await
+            .unwrap();
+        let (status, page) = json_of(response).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["totalResults"], 1, "{page}");
+        assert_eq!(page["Resources"][0]["displayName"], "Finance", "{page}");
+
+        let path = format!("/schema-extensions/{urn}");
+        let (status, _) = admin(&app, Method::DELETE, &path, None).await;
+        assert_eq!(status, 409);
+        let (status, _) = admin(&app, Method::DELETE, &format!("{path}?confirm=deleteData"), None).await;
+        assert_eq!(status, 204);
+        let id = group["id"].as_str().unwrap();
+        let (_, after) = json_of(app.request(Method::GET, &format!("/Groups/{id}"), None).await).await;
+        assert!(after.get(urn).is_none(), "{after}");
+    }
+}
