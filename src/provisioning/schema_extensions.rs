@@ -38,8 +38,15 @@ pub struct ExtensionView {
 impl ExtensionView {
     fn of(row: ExtensionRow) -> Result<ExtensionView, ScimError> {
         Ok(ExtensionView {
-            extension: extension::parse(row.definition().clone())
-                .map_err(|_| ScimError::internal())?,
+            // A stored definition was checked when it was registered: failing now is a bug
+            // (or a hand-edited row), answered 500 with the cause logged.
+            extension: extension::parse(row.definition().clone()).map_err(|e| {
+                ScimError::internal_from(format!(
+                    "the stored extension schema '{}' no longer reads: {}",
+                    row.urn,
+                    e.detail()
+                ))
+            })?,
             created_at: row.created_at.and_utc(),
             created_by: row.created_by,
         })
@@ -123,7 +130,7 @@ pub async fn register(
     let writer = actor.clone();
     let urn = ext.schema.id.clone();
     let kind = resource_type_name(ext.resource_type);
-    store
+    let schemas = store
         .run_write(move |conn| {
             write_tx(conn, |conn| {
                 let (_, existing) = schema_extensions::load(conn, &writer.org)?;
@@ -178,16 +185,14 @@ pub async fn register(
                         detail: Some(serde_json::json!({ "resourceType": kind })),
                     },
                 )?;
-                refresh_after_write(conn, &writer.org)
+                // This node's resource types as of this write, so that its next request needs
+                // no read; other nodes read them on their next token check.
+                load(conn, &writer.org)
             })
         })
-        .await
-        .map(|schemas| store.cache_schemas(&actor.org, Arc::new(schemas)))?;
+        .await?;
+    store.cache_schemas(&actor.org, Arc::new(schemas));
     get(store, &actor.org, &ext.schema.id).await
-}
-
-fn refresh_after_write(conn: &mut DbConnection, org: &OrgId) -> Result<OrgSchemas, ScimError> {
-    load(conn, org)
 }
 
 /// What removing an extension did.
@@ -253,7 +258,7 @@ pub async fn remove(
                 let removed = Removed {
                     resources_changed: changed.len(),
                 };
-                Ok::<_, ScimError>((removed, refresh_after_write(conn, &writer.org)?))
+                Ok::<_, ScimError>((removed, load(conn, &writer.org)?))
             })
         })
         .await?;
