@@ -695,6 +695,7 @@ fn search_query<'a>(
     if let Some(text) = search.text.as_deref().filter(|t| !t.is_empty()) {
         let page = super::filter::SearchPage {
             active: search.active,
+            held: search.held,
             after: search.after.as_ref().map(UserId::as_str),
             limit: search.limit,
         };

@@ -33,6 +33,11 @@ pub enum Part {
     /// The org the query is scoped to, bound by [`SqlBool::for_org`] (child-table subqueries
     /// name it as well as the outer query). A filter not yet scoped fails to render.
     Org,
+    /// No SQL: the statement is not kept prepared, so PostgreSQL plans it for its values each
+    /// time (an unnamed statement) rather than settling on a generic plan after five runs on a
+    /// connection. For a condition whose best plan depends on a value (a `LIKE` pattern: how
+    /// many rows it matches).
+    PlanPerValues,
 }
 
 impl Part {
@@ -122,6 +127,7 @@ where
             Part::Text(v) => out.push_bind_param::<Text, String>(v)?,
             Part::Timestamp(v) => out.push_bind_param::<Timestamp, NaiveDateTime>(v)?,
             Part::Dialect { pg: p, sqlite: s } => walk_parts(if pg { p } else { s }, pg, out)?,
+            Part::PlanPerValues => out.unsafe_to_cache_prepared(),
             Part::Org => {
                 return Err(diesel::result::Error::QueryBuilderError(
                     "a filter was run without being scoped to an org (SqlBool::for_org)".into(),
