@@ -457,6 +457,12 @@ pub struct EventSettings {
     /// The `iss` of Security Event Tokens. Unset: `ROSTER_BASE_URL` when set, else `roster`.
     #[arg(long = "events-issuer", env = "ROSTER_EVENTS_ISSUER", global = true)]
     pub issuer: Option<String>,
+
+    /// Advertise RFC 9967's `securityEvents` in `/ServiceProviderConfig`. Off by default:
+    /// strict SCIM clients refuse the whole document when it carries an attribute they do not
+    /// know (docs/events.md, "/ServiceProviderConfig").
+    #[arg(long = "events-advertise", env = "ROSTER_EVENTS_ADVERTISE", default_value = "false", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), global = true)]
+    pub advertise: bool,
 }
 
 impl Default for EventSettings {
@@ -471,6 +477,7 @@ impl Default for EventSettings {
             timeout: Duration::from_secs(10),
             signing_key_file: None,
             issuer: None,
+            advertise: false,
         }
     }
 }

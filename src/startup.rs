@@ -375,9 +375,13 @@ fn capabilities(settings: &Settings) -> Capabilities {
         cursor_pagination: true,
         max_page_size: settings.max_results,
         default_page_size: DEFAULT_PAGE_SIZE.min(settings.max_results),
-        // Not advertised (docs/events.md, "ServiceProviderConfig"): RFC 9967 §4's
+        // Advertised only when asked (docs/events.md, "ServiceProviderConfig"): RFC 9967 §4's
         // `securityEvents` makes strict SCIM clients refuse the whole document (scim2-tester's
-        // pydantic models forbid unknown attributes), so it waits for an opt-in setting.
-        security_event_uris: Vec::new(),
+        // pydantic models forbid unknown attributes).
+        security_event_uris: if settings.events.advertise {
+            crate::events::set::EVENT_URIS.to_vec()
+        } else {
+            Vec::new()
+        },
     }
 }

@@ -751,9 +751,25 @@ events_test! {
             .json()
             .await
             .unwrap();
-        // Not advertised: strict SCIM clients refuse an unknown ServiceProviderConfig attribute
-        // (docs/events.md, "ServiceProviderConfig").
+        // Not advertised by default: strict SCIM clients refuse an unknown ServiceProviderConfig
+        // attribute (docs/events.md, "ServiceProviderConfig").
         assert!(spc.get("securityEvents").is_none(), "{spc}");
+        // ROSTER_EVENTS_ADVERTISE=true: advertised, with the URIs roster sends.
+        let advertising = another_node(&app, |s| s.events.advertise = true);
+        let spc: Value = app
+            .client
+            .get(format!("{advertising}/scim/v2/ServiceProviderConfig"))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(spc["securityEvents"]["asyncRequest"], "none", "{spc}");
+        let uris = spc["securityEvents"]["eventUris"].as_array().unwrap();
+        assert!(uris.contains(&json!("urn:ietf:params:scim:event:prov:deactivate")), "{spc}");
+        assert_eq!(uris.len(), 5, "{spc}");
     }
 
     async fn two_nodes_deliver_every_event_once(app) {
