@@ -236,11 +236,6 @@ impl ResourceTypeDef {
         rt
     }
 
-    /// Whether `schema` is one of the extensions an organization registered (not built in).
-    pub fn is_custom(&self, schema: &SchemaDef) -> bool {
-        !std::ptr::eq(schema, self.schema) && !BUILT_IN_EXTENSIONS.contains(&schema.id.as_str())
-    }
-
     /// The schema (core or extension) whose URN is `urn`, ignoring case (RFC 7643 §2.1).
     pub fn schema(&self, urn: &str) -> Option<&SchemaDef> {
         if self.schema.id.eq_ignore_ascii_case(urn)
