@@ -6,13 +6,31 @@
 //! ```sh
 //! cargo bench --bench events                                  # both backends, 16 clients, 20 s runs
 //! cargo bench --bench events -- --backends sqlite --run-time 60s
+//! cargo bench --bench events -- --rate 25,100,400             # open loop, at each of three rates
 //! ```
 //!
-//! Per run: the SCIM write throughput (creates/s, closed loop as in the connector benchmark's
-//! create phase) and its p50/p99; with subscriptions, the events delivered per second (both
+//! Two modes of load:
+//!
+//! - **Closed loop** (the default, as in the connector benchmark's create phase): `--clients`
+//!   clients each create users one after the other, as fast as roster answers. This measures
+//!   the saturated write throughput, and with subscriptions the delivery work competes with the
+//!   creates for the CPU, so the worker's backlog dominates the commit→receipt delays.
+//! - **Open loop** (`--rate N`, creates per second; several rates comma-separated, each run in
+//!   turn): creates are issued on a fixed schedule, the k-th at `start + k / N`, each on a task
+//!   of its own, whatever the previous answers did: a slow answer never delays the next send.
+//!   At most `--max-in-flight` creates are outstanding; a create whose slot comes while that
+//!   many are outstanding is not sent and counts as a **miss**, and one sent more than 10 ms
+//!   after its slot (the scheduler itself was starved of CPU) counts as **late**. A create's
+//!   latency is taken from its slot, not from when it was sent, so lateness is not hidden
+//!   (no coordinated omission). This measures the delays below saturation, at the write rate of
+//!   an identity provider's connector (the target's "at the connector benchmark's write rate").
+//!
+//! Per run: the SCIM write throughput (creates answered 201, per second from the first send to
+//! the last answer) and its p50/p99; with subscriptions, the events delivered per second (both
 //! receivers together, from the first create to the last receipt) and the p50/p99 from commit
-//! to receipt. The commit time of a create is taken as the moment its request was sent, so the
-//! figures are an upper bound (they include the request's own latency). Targets: p50 < 100 ms,
+//! to receipt (and the largest delay). The commit time of a create is taken as the moment its request was sent, so the
+//! figures are an upper bound (they include the request's own latency). Then, per backend (and
+//! rate), the creates/s with subscriptions as a share of those without. Targets: p50 < 100 ms,
 //! p99 < 1 s, write throughput within 10% of the run without subscriptions.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -38,6 +56,14 @@ struct Args {
     /// Concurrent clients creating users.
     #[arg(long, default_value_t = 16)]
     clients: usize,
+    /// Open loop: creates per second, issued on a fixed schedule instead of by `--clients`
+    /// closed-loop clients; several rates comma-separated run one after the other.
+    #[arg(long, value_delimiter = ',')]
+    rate: Vec<f64>,
+    /// Open loop: creates outstanding at most; a create due while this many are outstanding
+    /// is not sent, and counted as a miss.
+    #[arg(long, default_value_t = 512)]
+    max_in_flight: usize,
     /// How long each run creates users.
     #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
     run_time: Duration,
@@ -190,9 +216,13 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 #[derive(Debug)]
 struct Measured {
     backend: String,
+    /// Open loop: the creates per second asked for; closed loop: `None`.
+    rate: Option<f64>,
     subscriptions: usize,
     creates: usize,
     errors: usize,
+    missed: usize,
+    late: usize,
     creates_per_s: f64,
     create_p50_ms: f64,
     create_p99_ms: f64,
@@ -200,11 +230,136 @@ struct Measured {
     events_per_s: f64,
     event_p50_ms: f64,
     event_p99_ms: f64,
+    event_max_ms: f64,
+}
+
+/// Where the creates go.
+#[derive(Clone)]
+struct Target {
+    client: reqwest::Client,
+    url: String,
+    token: String,
+}
+
+impl Target {
+    /// Creates user `i`; its id, or `None` if the answer was not a 201 with an id.
+    async fn create(&self, i: usize) -> Option<String> {
+        let response = self
+            .client
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .header("Content-Type", "application/scim+json")
+            .body(okta_user(i).to_string())
+            .send()
+            .await
+            .ok()?;
+        if response.status() != 201 {
+            return None;
+        }
+        let user: Value = response.json().await.ok()?;
+        user["id"].as_str().map(str::to_owned)
+    }
+}
+
+/// What the creates of one run did.
+#[derive(Default)]
+struct Load {
+    /// When each created user's request was sent, by id (the upper bound of its commit time).
+    sent: HashMap<String, Instant>,
+    /// Latency of each successful create, ms.
+    latencies: Vec<f64>,
+    /// Creates sent whose answer was not a 201 with an id.
+    errors: usize,
+    /// Open loop: creates not sent because `--max-in-flight` were outstanding at their slot.
+    missed: usize,
+    /// Open loop: creates sent more than [`LATE`] after their slot.
+    late: usize,
+}
+
+/// Open loop: a create sent later than this after its slot counts as late.
+const LATE: Duration = Duration::from_millis(10);
+
+/// `clients` clients creating users one after the other until `stop`.
+async fn closed_loop(target: &Target, clients: usize, stop: Instant) -> Load {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (target, next) = (target.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut load = Load::default();
+            while Instant::now() < stop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let t = Instant::now();
+                match target.create(i).await {
+                    Some(id) => {
+                        load.latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                        load.sent.insert(id, t);
+                    }
+                    None => load.errors += 1,
+                }
+            }
+            load
+        }));
+    }
+    let mut load = Load::default();
+    for task in tasks {
+        let part = task.await.unwrap();
+        load.sent.extend(part.sent);
+        load.latencies.extend(part.latencies);
+        load.errors += part.errors;
+    }
+    load
+}
+
+/// Creates at `rate` per second from `started` until `stop`, the k-th due at
+/// `started + k / rate` and sent on a task of its own, at most `max_in_flight` outstanding;
+/// then waits for every answer.
+async fn open_loop(
+    target: &Target,
+    rate: f64,
+    max_in_flight: usize,
+    started: Instant,
+    stop: Instant,
+) -> Load {
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_in_flight));
+    let mut tasks = Vec::new();
+    let mut load = Load::default();
+    for k in 0usize.. {
+        let due = started + Duration::from_secs_f64(k as f64 / rate);
+        if due >= stop {
+            break;
+        }
+        tokio::time::sleep_until(due.into()).await;
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            load.missed += 1;
+            continue;
+        };
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let id = target.create(k).await;
+            drop(slot);
+            (id, t, t.duration_since(due) > LATE, due.elapsed())
+        }));
+    }
+    for task in tasks {
+        let (id, t, late, latency) = task.await.unwrap();
+        load.late += usize::from(late);
+        match id {
+            Some(id) => {
+                load.latencies.push(latency.as_secs_f64() * 1000.0);
+                load.sent.insert(id, t);
+            }
+            None => load.errors += 1,
+        }
+    }
+    load
 }
 
 async fn one_run(
     args: &Args,
     backend: &str,
+    rate: Option<f64>,
     subscriptions: usize,
     dir: &std::path::Path,
     n: usize,
@@ -261,54 +416,32 @@ async fn one_run(
         assert_eq!(created.status(), 201, "{:?}", created.text().await);
     }
 
-    // Closed-loop creates for `run_time`.
-    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let target = Target {
+        client: client.clone(),
+        url: format!("{base}/scim/v2/Users"),
+        token: provisioner,
+    };
     let started = Instant::now();
-    let stop = started + args.run_time;
-    let mut tasks = Vec::new();
-    for _ in 0..args.clients {
-        let (client, base, token, sent, next) = (
-            client.clone(),
-            base.clone(),
-            provisioner.clone(),
-            sent.clone(),
-            next.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0;
-            while Instant::now() < stop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let t = Instant::now();
-                let response = client
-                    .post(format!("{base}/scim/v2/Users"))
-                    .bearer_auth(&token)
-                    .header("Content-Type", "application/scim+json")
-                    .body(okta_user(i).to_string())
-                    .send()
-                    .await;
-                match response {
-                    Ok(r) if r.status() == 201 => {
-                        let user: Value = r.json().await.unwrap_or_default();
-                        if let Some(id) = user["id"].as_str() {
-                            sent.lock().unwrap().insert(id.to_owned(), t);
-                        }
-                        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-                    }
-                    _ => errors += 1,
-                }
-            }
-            (latencies, errors)
-        }));
-    }
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for task in tasks {
-        let (l, e) = task.await.unwrap();
-        latencies.extend(l);
-        errors += e;
-    }
+    let load = match rate {
+        None => closed_loop(&target, args.clients, started + args.run_time).await,
+        Some(rate) => {
+            open_loop(
+                &target,
+                rate,
+                args.max_in_flight,
+                started,
+                started + args.run_time,
+            )
+            .await
+        }
+    };
+    let Load {
+        sent,
+        mut latencies,
+        errors,
+        missed,
+        late,
+    } = load;
     let write_seconds = started.elapsed().as_secs_f64();
     latencies.sort_by(f64::total_cmp);
     let creates = latencies.len();
@@ -320,7 +453,6 @@ async fn one_run(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let received = receipts.0.lock().unwrap().clone();
-    let sent = sent.lock().unwrap();
     let mut delays: Vec<f64> = received
         .iter()
         .filter_map(|(id, at)| {
@@ -337,9 +469,12 @@ async fn one_run(
     drop_database(args, &database_url);
     Measured {
         backend: backend.to_owned(),
+        rate,
         subscriptions,
         creates,
         errors,
+        missed,
+        late,
         creates_per_s: creates as f64 / write_seconds,
         create_p50_ms: percentile(&latencies, 0.50),
         create_p99_ms: percentile(&latencies, 0.99),
@@ -347,32 +482,47 @@ async fn one_run(
         events_per_s,
         event_p50_ms: percentile(&delays, 0.50),
         event_p99_ms: percentile(&delays, 0.99),
+        event_max_ms: delays.last().copied().unwrap_or(f64::NAN),
     }
 }
 
 async fn run(args: Args) {
     let dir = tempfile::tempdir().unwrap();
+    let rates: Vec<Option<f64>> = if args.rate.is_empty() {
+        vec![None]
+    } else {
+        args.rate.iter().copied().map(Some).collect()
+    };
     let mut results = Vec::new();
     let mut n = 0;
     for backend in &args.backends {
-        for subscriptions in [0, 2] {
-            n += 1;
-            let m = one_run(&args, backend, subscriptions, dir.path(), n).await;
-            eprintln!("{m:?}");
-            results.push(m);
+        for &rate in &rates {
+            for subscriptions in [0, 2] {
+                n += 1;
+                let m = one_run(&args, backend, rate, subscriptions, dir.path(), n).await;
+                eprintln!("{m:?}");
+                results.push(m);
+            }
         }
     }
+    let load = |m: &Measured| {
+        m.rate
+            .map_or_else(|| format!("{} clients", args.clients), |r| format!("{r}/s"))
+    };
     println!(
-        "\n| backend | subscriptions | creates | errors | creates/s | create p50 ms | create p99 ms | events delivered | events/s | commit→receipt p50 ms | p99 ms |"
+        "\n| backend | load | subscriptions | creates | errors | missed | late | creates/s | create p50 ms | create p99 ms | events delivered | events/s | commit→receipt p50 ms | p99 ms | max ms |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for m in &results {
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} / {} | {:.0} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} / {} | {:.0} | {:.1} | {:.1} | {:.1} |",
             m.backend,
+            load(m),
             m.subscriptions,
             m.creates,
             m.errors,
+            m.missed,
+            m.late,
             m.creates_per_s,
             m.create_p50_ms,
             m.create_p99_ms,
@@ -381,13 +531,17 @@ async fn run(args: Args) {
             m.events_per_s,
             m.event_p50_ms,
             m.event_p99_ms,
+            m.event_max_ms,
         );
     }
     for pair in results.chunks(2) {
         if let [without, with] = pair {
             println!(
-                "{}: write throughput with two subscriptions = {:.1}% of without (target ≥ 90%); commit→receipt p50 {:.1} ms (target < 100), p99 {:.1} ms (target < 1000)",
+                "{} at {}: creates/s with two subscriptions {:.0} / without {:.0} = {:.1}% (target ≥ 90%); commit→receipt p50 {:.1} ms (target < 100), p99 {:.1} ms (target < 1000)",
                 with.backend,
+                load(with),
+                with.creates_per_s,
+                without.creates_per_s,
                 100.0 * with.creates_per_s / without.creates_per_s,
                 with.event_p50_ms,
                 with.event_p99_ms,
