@@ -374,6 +374,7 @@ fn check_description(text: &str, at: &str) -> Result<(), ScimError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::schema::USER_RESOURCE;
 
     fn acme() -> Value {
         json!({
@@ -476,5 +477,29 @@ mod tests {
                 err.detail()
             );
         }
+    }
+
+    /// Data under an extension URN the organization has not registered is refused, naming the URN
+    /// and how to register it, whether nested under the URN or as URN-qualified keys; a URN only in
+    /// `schemas` carries no data and is not refused.
+    #[test]
+    fn data_of_an_unregistered_extension_is_refused() {
+        const TEST_URN: &str = "urn:msfttest:cloud:scim:schemas:extension:custom:2.0:User";
+        for body in [
+            json!({"userName": "a", TEST_URN: {"foo": "bar"}}),
+            json!({"userName": "a", format!("{TEST_URN}:foo"): "bar"}),
+        ] {
+            let err =
+                crate::scim::resource::validate_create(&USER_RESOURCE, body.clone()).unwrap_err();
+            assert_eq!(err.scim_type(), Some(crate::scim::ScimType::InvalidValue));
+            assert!(err.detail().contains(TEST_URN), "{body}: {}", err.detail());
+            assert!(
+                err.detail().contains("POST /admin/v1/schema-extensions"),
+                "{body}: {}",
+                err.detail()
+            );
+        }
+        let listed = json!({"schemas": [USER_SCHEMA, TEST_URN], "userName": "a"});
+        assert!(crate::scim::resource::validate_create(&USER_RESOURCE, listed).is_ok());
     }
 }

@@ -309,3 +309,19 @@ pub async fn assert_scim_error(response: Response, status: u16, scim_type: Optio
     );
     body
 }
+
+/// A call to `/admin/v1{path}` as the `default` org's admin: the status and the JSON body
+/// (`null` when there is none).
+pub async fn admin(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut request = app
+        .client
+        .request(method, format!("{}/admin/v1{path}", app.address))
+        .bearer_auth(app.mint(Role::Admin, "default", None));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}

@@ -9,21 +9,6 @@ use crate::helpers::*;
 
 const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 
-/// An admin API request; the status and the JSON body (`null` when none).
-async fn admin(app: &TestApp, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = app
-        .client
-        .request(method, format!("{}/admin/v1{path}", app.address))
-        .bearer_auth(app.mint(Role::Admin, "default", None));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 /// Creates a user and puts it on hold through the admin API; returns its id.
 async fn held_user(app: &TestApp, user_name: &str, reason: &str) -> String {
     let id = app.create_user(user_name).await["id"]
