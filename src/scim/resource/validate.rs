@@ -26,7 +26,9 @@ pub struct Validated {
 /// - Extension data is accepted nested under its URN (matched ignoring case) and as URN-qualified
 ///   keys (`"urn:…:enterprise:2.0:User:employeeNumber"`).
 /// - readOnly attributes and sub-attributes (`id`, `meta`, `groups`, `members.display`) are
-///   ignored, as RFC 7644 §3.3 requires; unknown attributes and unknown URNs are ignored too.
+///   ignored, as RFC 7644 §3.3 requires; unknown attributes are ignored too, but data under a
+///   URN that is not one of `rt`'s schemas (an extension the org has not registered) is
+///   `invalidValue` naming the URN ([`ScimError::unregistered_extension`]).
 /// - Values are type-checked per RFC 7643 §2.3; a wrong type is `invalidValue` naming the path,
 ///   e.g. `attribute 'emails[0].primary' must be a boolean`.
 /// - A multi-valued attribute given a single value is read as a one-element array: the meaning is
