@@ -14,6 +14,7 @@ pub mod events;
 pub mod http;
 pub mod ids;
 pub mod monitoring;
+pub mod priority;
 pub mod provisioning;
 pub mod scim;
 pub mod shutdown;

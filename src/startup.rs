@@ -258,30 +258,24 @@ impl Application {
     }
 
     /// Serves until [`Shutdown::begin`] (graceful: docs/operations.md, "Shutdown"). The event
-    /// delivery worker runs as a task beside the server; once the server has answered the
+    /// delivery worker runs on a thread of its own ([`Worker::spawn`]); once the server has answered the
     /// requests in flight, the worker finishes the attempt it is making (at most the event
     /// timeout and a margin, else it is dropped: the event is sent again by the next worker, at
     /// least once) and this returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let worker = self.events.map(|w| {
-            let stop = w.stopper();
-            (tokio::spawn(w.run()), stop)
-        });
+        let worker = self.events.map(Worker::spawn).transpose()?;
         let metrics = self.metrics.map(|(server, _)| tokio::spawn(server));
         let connectors = self.connectors.spawn();
         let served = self.server.await;
         // The server stopped (and if not through `begin`, the metrics listener stops now).
         self.shutdown.begin();
-        if let Some((mut worker, stop)) = worker {
-            stop.stop();
-            match tokio::time::timeout(self.events_grace, &mut worker).await {
-                Ok(_) => tracing::info!("event delivery stopped"),
-                Err(_) => {
-                    worker.abort();
-                    tracing::warn!(
-                        "event delivery did not stop in time; its attempt will be made again"
-                    );
-                }
+        if let Some(worker) = worker {
+            if worker.stop(self.events_grace).await {
+                tracing::info!("event delivery stopped");
+            } else {
+                tracing::warn!(
+                    "event delivery did not stop in time; its attempt will be made again"
+                );
             }
         }
         for task in connectors {

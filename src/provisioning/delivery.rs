@@ -18,10 +18,12 @@
 //! enables it again. A worker that dies holding a lease hands over when the lease expires; the
 //! events it sent but had not recorded are sent again (at least once).
 //!
-//! It runs as a task on the runtime of the thread that serves (`Application::run_until_stopped`),
-//! which otherwise only waits for signals; request handlers run on their own worker threads and
-//! never wait for it. Its database work is small statements: on SQLite its writes queue in the
-//! same writer as requests' writes, one short savepoint per batch of events.
+//! It runs on a thread of its own at a lower CPU priority ([`Worker::spawn`]): request handlers
+//! never wait for it, and while the cores are saturated they are served first and deliveries
+//! catch up afterwards. When more subscriptions are due than it takes at once, those whose
+//! head event has waited longest go first. Its database work is small statements: on SQLite
+//! its writes queue in the same writer as requests' writes, one short savepoint per batch of
+//! events.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,6 +75,32 @@ pub struct Worker {
     stop: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
 }
 
+/// A [`Worker`] running on a thread of its own ([`Worker::spawn`]). Dropping it stops the
+/// worker at once, as [`Running::stop`] does past its grace.
+#[derive(Debug)]
+pub struct Running {
+    stopper: Stopper,
+    /// Answered (or dropped) when the worker's thread is done.
+    done: tokio::sync::oneshot::Receiver<()>,
+    /// Sent (or dropped) to drop the worker mid-attempt.
+    abort: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Running {
+    /// Asks the worker to stop and waits up to `grace` for it to finish the attempt it is
+    /// making; past that, drops it (the events it had not recorded are sent again by the next
+    /// worker: at least once). Whether it stopped within `grace`.
+    pub async fn stop(mut self, grace: Duration) -> bool {
+        self.stopper.stop();
+        let stopped = tokio::time::timeout(grace, &mut self.done).await.is_ok();
+        if let Some(abort) = self.abort.take() {
+            // Unheard when the worker has already stopped.
+            let _ = abort.send(());
+        }
+        stopped
+    }
+}
+
 /// Asks a running [`Worker`] to stop after the attempt it is making.
 #[derive(Debug, Clone)]
 pub struct Stopper(std::sync::Arc<tokio::sync::watch::Sender<bool>>);
@@ -114,6 +142,40 @@ impl Worker {
         })
     }
 
+    /// Runs the worker ([`Worker::run`]) on a thread of its own, on a single-threaded runtime
+    /// of its own, at a lower CPU priority ([`crate::priority`]). Delivering is background work
+    /// that no request waits on: while the cores are saturated the kernel gives them first to
+    /// the requests, and deliveries fall behind (and catch up afterwards) instead of taking the
+    /// requests' throughput; while they are not, the worker has all the CPU it needs
+    /// (docs/events.md, "Latency").
+    pub fn spawn(self) -> std::io::Result<Running> {
+        let stopper = self.stopper();
+        let (finished, done) = tokio::sync::oneshot::channel();
+        let (abort, aborted) = tokio::sync::oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("roster-events".to_owned())
+            .spawn(move || {
+                crate::priority::lower("the event delivery worker");
+                runtime.block_on(async {
+                    tokio::select! {
+                        () = self.run() => {}
+                        _ = aborted => {}
+                    }
+                });
+                // Dropping the runtime first drops the subscription tasks that were cut short.
+                drop(runtime);
+                let _ = finished.send(());
+            })?;
+        Ok(Running {
+            stopper,
+            done,
+            abort: Some(abort),
+        })
+    }
+
     /// What stops this worker.
     pub fn stopper(&self) -> Stopper {
         Stopper(self.stop.clone())
@@ -136,7 +198,7 @@ impl Worker {
         let mut running = tokio::task::JoinSet::new();
         let mut last_look: Option<tokio::time::Instant> = None;
         while !self.stopping() {
-            let free = CONCURRENT.saturating_sub(running.len());
+            let free = free(&mut running);
             if free > 0 {
                 if let Some(at) = last_look {
                     tokio::time::sleep_until(at + LOOK_SPACING).await;
@@ -493,6 +555,16 @@ enum Batch {
     Done,
 }
 
+/// How many more subscription turns may start: every turn that has ended is reaped first.
+/// The worker's `select!` takes at most one ended turn per wake-up; a turn still counted after
+/// it ended would shrink the next claim, until only the subscription leased first got turns.
+fn free(running: &mut tokio::task::JoinSet<()>) -> usize {
+    while let Some(done) = running.try_join_next() {
+        log_join(done);
+    }
+    CONCURRENT.saturating_sub(running.len())
+}
+
 /// Returns once the worker is asked to stop.
 async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
     drop(stop.wait_for(|s| *s).await);
@@ -567,5 +639,23 @@ impl reqwest::dns::Resolve for PublicOnly {
             }
             Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn turns_that_ended_leave_room_for_the_next_claim() {
+        let mut running = tokio::task::JoinSet::new();
+        for _ in 0..CONCURRENT {
+            running.spawn(async {});
+        }
+        // Every turn runs to its end; none has been joined yet.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(free(&mut running), CONCURRENT);
+        running.spawn(std::future::pending());
+        assert_eq!(free(&mut running), CONCURRENT - 1);
     }
 }

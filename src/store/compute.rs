@@ -10,7 +10,7 @@
 //! Shared fairly between organizations (docs/limits.md, "Sharing the server between
 //! organizations"): the queue hands out jobs in the organizations' turns ([`super::fair`]), and
 //! an organization with nothing queued is never refused for a queue that others filled. The
-//! threads run at a lower CPU priority than the server's others (`nice` [`NICE`]): the work here
+//! threads run at a lower CPU priority than the server's others (`nice` [`crate::priority::NICE`]): the work here
 //! is deliberately slow and waited for by one request, so while the cores are contended the
 //! kernel gives them first to the short requests of every organization, and while they are not
 //! the pool still has them all.
@@ -18,10 +18,6 @@
 use std::sync::Arc;
 
 use super::{StoreError, fair};
-
-/// How much lower the compute threads' CPU priority is (Linux `nice`, 0 to 19): at 10 a thread
-/// gets about a tenth of the CPU time of a thread of the default priority it competes with.
-pub const NICE: i32 = 10;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -50,7 +46,7 @@ impl Pool {
             std::thread::Builder::new()
                 .name(format!("roster-compute-{n}"))
                 .spawn(move || {
-                    lower_priority();
+                    crate::priority::lower("the compute threads");
                     work(&jobs);
                 })?;
         }
@@ -99,21 +95,6 @@ fn work(jobs: &fair::Receiver<Job>) {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
     }
 }
-
-/// Lowers the calling thread's CPU priority to [`NICE`]. On Linux a thread's `nice` is its own
-/// (setpriority on its thread id); lowering it needs no privilege. If it fails the pool still
-/// works, at the default priority.
-#[cfg(target_os = "linux")]
-fn lower_priority() {
-    let thread = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(thread), NICE) {
-        tracing::warn!(error = %e, "could not lower the compute threads' CPU priority");
-    }
-}
-
-/// Elsewhere the compute threads keep the default priority.
-#[cfg(not(target_os = "linux"))]
-fn lower_priority() {}
 
 #[cfg(test)]
 mod tests {

@@ -483,14 +483,26 @@ pub fn any_due(conn: &mut DbConnection, now: DateTime<Utc>) -> QueryResult<bool>
     Ok(due.due)
 }
 
+/// When subscription `s`'s head delivery (its oldest pending one) is due; `NULL` when it has
+/// none. A macro so that [`DUE`] and [`claim`]'s order are one constant string each.
+macro_rules! head_due {
+    () => {
+        "(SELECT d.next_attempt_at FROM event_deliveries d \
+          WHERE d.subscription_id = s.id AND d.status = 'pending' \
+          ORDER BY d.id LIMIT 1)"
+    };
+}
+
 /// The subscriptions whose turn it is: active, lease free or expired, head delivery due.
 /// Binds `$1`: now.
-const DUE: &str = "FROM event_subscriptions s \
+const DUE: &str = concat!(
+    "FROM event_subscriptions s \
      WHERE s.status = 'active' \
      AND (s.lease_until IS NULL OR s.lease_until < $1) \
-     AND (SELECT d.next_attempt_at FROM event_deliveries d \
-          WHERE d.subscription_id = s.id AND d.status = 'pending' \
-          ORDER BY d.id LIMIT 1) <= $1";
+     AND ",
+    head_due!(),
+    " <= $1"
+);
 
 /// `sql` with its `$n` parameters as the backend numbers them: SQLite reads `$1` as a name
 /// and numbers names by first appearance, so it is given `?1`.
@@ -501,9 +513,11 @@ fn placeholders(conn: &DbConnection, sql: String) -> String {
     }
 }
 
-/// Leases up to `limit` due subscriptions to `owner` until `until`, and returns them. On
-/// PostgreSQL the rows are locked with `SKIP LOCKED`, so concurrent workers on other nodes take
-/// other subscriptions instead of waiting or taking the same ones.
+/// Leases up to `limit` due subscriptions to `owner` until `until`, and returns them: those
+/// whose head delivery has waited longest first, so that when more are due than `limit`, none
+/// waits behind the others turn after turn. On PostgreSQL the rows are locked with
+/// `SKIP LOCKED`, so concurrent workers on other nodes take other subscriptions instead of
+/// waiting or taking the same ones.
 pub fn claim(
     conn: &mut DbConnection,
     owner: &str,
@@ -525,7 +539,9 @@ pub fn claim(
         conn,
         format!(
             "UPDATE event_subscriptions SET lease_owner = $2, lease_until = $3 \
-             WHERE id IN (SELECT s.id {DUE} ORDER BY s.id LIMIT $4{lock}) RETURNING id"
+             WHERE id IN (SELECT s.id {DUE} ORDER BY {head}, s.id LIMIT $4{lock}) \
+             RETURNING id",
+            head = head_due!()
         ),
     );
     let claimed: Vec<Claimed> = diesel::sql_query(sql)
