@@ -28,7 +28,7 @@
 //! Per run: the SCIM write throughput (creates answered 201, per second from the first send to
 //! the last answer) and its p50/p99; with subscriptions, the events delivered per second (both
 //! receivers together, from the first create to the last receipt) and the p50/p99 from commit
-//! to receipt (and the largest delay). The commit time of a create is taken as the moment its request was sent, so the
+//! to receipt (and the largest delay), and each receiver's p99 apart. The commit time of a create is taken as the moment its request was sent, so the
 //! figures are an upper bound (they include the request's own latency). Then, per backend (and
 //! rate), the creates/s with subscriptions as a share of those without. Targets: p50 < 100 ms,
 //! p99 < 1 s, write throughput within 10% of the run without subscriptions.
@@ -88,9 +88,9 @@ fn main() {
     runtime.block_on(run(args));
 }
 
-/// When each event (by resource id) reached a receiver.
+/// When each event (by subscription format and resource id) reached a receiver.
 #[derive(Clone, Default)]
-struct Receipts(Arc<Mutex<Vec<(String, Instant)>>>);
+struct Receipts(Arc<Mutex<Vec<(&'static str, String, Instant)>>>);
 
 /// A receiver on a loopback port: answers 204 (webhooks) or 202 (SETs) and notes the time.
 fn receiver(receipts: Receipts) -> String {
@@ -115,7 +115,8 @@ fn receiver(receipts: Receipts) -> String {
                             .and_then(|e| e["data"]["id"].as_str().map(str::to_owned))
                     };
                     if let Some(id) = id {
-                        receipts.0.lock().unwrap().push((id, at));
+                        let format = if is_set { "set" } else { "webhook" };
+                        receipts.0.lock().unwrap().push((format, id, at));
                     }
                     if is_set {
                         actix_web::HttpResponse::Accepted().finish()
@@ -231,6 +232,8 @@ struct Measured {
     event_p50_ms: f64,
     event_p99_ms: f64,
     event_max_ms: f64,
+    /// Commit→receipt p99 of the `webhook` and of the `set` subscription, each alone.
+    p99_by_format: Option<(f64, f64)>,
 }
 
 /// Where the creates go.
@@ -453,15 +456,25 @@ async fn one_run(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let received = receipts.0.lock().unwrap().clone();
-    let mut delays: Vec<f64> = received
-        .iter()
-        .filter_map(|(id, at)| {
-            sent.get(id)
-                .map(|t| at.duration_since(*t).as_secs_f64() * 1000.0)
-        })
-        .collect();
-    delays.sort_by(f64::total_cmp);
-    let last = received.iter().map(|(_, at)| *at).max();
+    let delays_of = |format: Option<&str>| -> Vec<f64> {
+        let mut delays: Vec<f64> = received
+            .iter()
+            .filter(|(f, _, _)| format.is_none_or(|format| *f == format))
+            .filter_map(|(_, id, at)| {
+                sent.get(id)
+                    .map(|t| at.duration_since(*t).as_secs_f64() * 1000.0)
+            })
+            .collect();
+        delays.sort_by(f64::total_cmp);
+        delays
+    };
+    let delays = delays_of(None);
+    // Each receiver's p99 apart: one subscription held back shows here.
+    let by_format = (subscriptions > 0).then(|| {
+        let p99 = |format| percentile(&delays_of(Some(format)), 0.99);
+        (p99("webhook"), p99("set"))
+    });
+    let last = received.iter().map(|(_, _, at)| *at).max();
     let events_per_s = last.map_or(0.0, |last| {
         received.len() as f64 / last.duration_since(started).as_secs_f64()
     });
@@ -483,6 +496,7 @@ async fn one_run(
         event_p50_ms: percentile(&delays, 0.50),
         event_p99_ms: percentile(&delays, 0.99),
         event_max_ms: delays.last().copied().unwrap_or(f64::NAN),
+        p99_by_format: by_format,
     }
 }
 
@@ -510,12 +524,12 @@ async fn run(args: Args) {
             .map_or_else(|| format!("{} clients", args.clients), |r| format!("{r}/s"))
     };
     println!(
-        "\n| backend | load | subscriptions | creates | errors | missed | late | creates/s | create p50 ms | create p99 ms | events delivered | events/s | commit→receipt p50 ms | p99 ms | max ms |"
+        "\n| backend | load | subscriptions | creates | errors | missed | late | creates/s | create p50 ms | create p99 ms | events delivered | events/s | commit→receipt p50 ms | p99 ms | max ms | p99 webhook / set ms |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for m in &results {
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} / {} | {:.0} | {:.1} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} / {} | {:.0} | {:.1} | {:.1} | {:.1} | {} |",
             m.backend,
             load(m),
             m.subscriptions,
@@ -532,6 +546,8 @@ async fn run(args: Args) {
             m.event_p50_ms,
             m.event_p99_ms,
             m.event_max_ms,
+            m.p99_by_format
+                .map_or("–".to_owned(), |(w, s)| format!("{w:.1} / {s:.1}")),
         );
     }
     for pair in results.chunks(2) {
