@@ -20,6 +20,33 @@ use super::{
 use crate::ids::OrgId;
 use crate::scim::schema::OrgSchemas;
 
+/// Which blocking threads a database task runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Priority {
+    /// Actix's blocking threads, at the process's priority: point reads and writes, whose cost
+    /// a request waits on and which are short.
+    Request,
+    /// [`BACKGROUND`]'s, at a lower CPU priority ([`crate::priority`]): reads whose cost grows
+    /// with the data ([`Store::scan`]). While the cores are contended the kernel serves the
+    /// short work of every organization first, so one organization's costly listings slow
+    /// others' point reads and writes less; while they are not, scans have all the CPU.
+    Background,
+}
+
+/// The blocking threads of [`Priority::Background`] work: a runtime of its own (never driven:
+/// only its blocking pool runs, whose threads lower their priority as they start), one per
+/// process and never dropped. `None` if it could not be built: the work runs at
+/// [`Priority::Request`] then.
+static BACKGROUND: std::sync::LazyLock<Option<tokio::runtime::Runtime>> =
+    std::sync::LazyLock::new(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .thread_name("roster-scan")
+            .on_thread_start(|| crate::priority::lower("the scan threads"))
+            .build()
+            .inspect_err(|e| tracing::warn!(error = %e, "no low-priority threads for scans"))
+            .ok()
+    });
+
 /// Bounds on the database work of requests, and SQLite's durability setting
 /// (docs/limits.md, "Queries").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -439,7 +466,7 @@ impl Store {
     {
         let permit = self.scan_permit(org).await.map_err(E::from)?;
         let limit = self.admission.settings.query_timeout;
-        self.blocking(move |conn| {
+        self.blocking_at(Priority::Background, move |conn| {
             // Held until the read has ended, even when the client has gone.
             let _permit = permit;
             bounded_read(conn, limit, f)
@@ -519,6 +546,16 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        self.blocking_at(Priority::Request, f).await
+    }
+
+    /// [`Store::blocking`] on a thread of the given [`Priority`].
+    async fn blocking_at<T, E, F>(&self, priority: Priority, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         let Ok(slot) = Arc::clone(&self.admission.tasks).try_acquire_owned() else {
             tracing::warn!("the database task queue is full");
             return Err(E::from(StoreError::Overloaded {
@@ -528,13 +565,17 @@ impl Store {
         };
         let pool = self.pool.clone();
         let span = tracing::Span::current();
-        actix_web::rt::task::spawn_blocking(move || {
+        let work = move || {
             let _slot = slot;
             let _entered = span.enter();
             let mut conn = pool.get().map_err(StoreError::from)?;
             f(&mut conn)
-        })
-        .await
-        .map_err(|e| E::from(StoreError::Task(e.to_string())))?
+        };
+        let task = match (priority, &*BACKGROUND) {
+            (Priority::Background, Some(background)) => background.spawn_blocking(work),
+            _ => actix_web::rt::task::spawn_blocking(work),
+        };
+        task.await
+            .map_err(|e| E::from(StoreError::Task(e.to_string())))?
     }
 }

@@ -1,7 +1,8 @@
 //! Per-organization admission (docs/limits.md, "Sharing the server between organizations"): an
 //! organization over its in-flight allowance waits, then gets 503 with `Retry-After` and a SCIM
 //! error, while another organization is served; a request that waits is admitted as soon as
-//! one of its organization's requests ends.
+//! one of its organization's requests ends; and scans run at a lower CPU priority than point
+//! reads.
 
 use std::time::{Duration, Instant};
 
@@ -198,6 +199,36 @@ async fn a_large_body_weighs_more(backend: Backend) {
     }
 }
 
+/// The CPU priority (Linux `nice`) of the thread this runs on.
+#[cfg(target_os = "linux")]
+fn nice() -> i32 {
+    rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
+}
+
+/// A scan (a read whose cost grows with the data) runs on a thread of lower CPU priority, a
+/// point read on one of the request's: under contention the kernel serves short work first.
+#[cfg(target_os = "linux")]
+async fn scans_run_at_a_lower_cpu_priority_than_point_reads(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let org = roster::ids::OrgId::parse("default").unwrap();
+    let scan = app
+        .store
+        .scan(&org, |_| Ok::<_, roster::store::StoreError>(nice()))
+        .await
+        .unwrap();
+    let read = app
+        .store
+        .run(|_| Ok::<_, roster::store::StoreError>(nice()))
+        .await
+        .unwrap();
+    // `nice` is set, not added to: a process already at NICE or above stays where it is.
+    assert_eq!(
+        scan,
+        roster::priority::NICE.max(read),
+        "scan {scan}, point read {read}"
+    );
+}
+
 macro_rules! on_both {
     ($($name:ident),*) => {$(
         mod $name {
@@ -217,3 +248,6 @@ on_both!(
     over_its_allowance_an_org_waits_then_503_while_another_is_served,
     a_large_body_weighs_more
 );
+
+#[cfg(target_os = "linux")]
+on_both!(scans_run_at_a_lower_cpu_priority_than_point_reads);
