@@ -1,8 +1,9 @@
 //! The CPU priority of roster's background threads (docs/limits.md, "Sharing the server between
-//! organizations"): work that no request waits on as it is served (password hashing's queue,
-//! the event delivery worker) runs on threads of its own at a lower priority, so that while the
-//! cores are contended the kernel gives them first to the requests, and while they are not the
-//! background threads still have them all.
+//! organizations"): work that is long or that no request waits on as it is served (scans whose
+//! cost grows with the data, password hashing, the event delivery worker) runs on threads of
+//! its own at a lower priority, so that while the cores are contended the kernel gives them
+//! first to every organization's short requests, and while they are not the background threads
+//! still have them all.
 
 /// How much lower a background thread's CPU priority is (Linux `nice`, 0 to 19): at 10 a thread
 /// gets about a tenth of the CPU time of a thread of the default priority it competes with.
