@@ -88,9 +88,19 @@ fn main() {
     runtime.block_on(run(args));
 }
 
-/// When each event (by subscription format and resource id) reached a receiver.
+/// One event as a receiver got it.
+#[derive(Clone)]
+struct Receipt {
+    /// The subscription's format: `webhook` or `set`.
+    format: &'static str,
+    /// The created user's id.
+    id: String,
+    at: Instant,
+}
+
+/// When each event reached a receiver.
 #[derive(Clone, Default)]
-struct Receipts(Arc<Mutex<Vec<(&'static str, String, Instant)>>>);
+struct Receipts(Arc<Mutex<Vec<Receipt>>>);
 
 /// A receiver on a loopback port: answers 204 (webhooks) or 202 (SETs) and notes the time.
 fn receiver(receipts: Receipts) -> String {
@@ -116,7 +126,7 @@ fn receiver(receipts: Receipts) -> String {
                     };
                     if let Some(id) = id {
                         let format = if is_set { "set" } else { "webhook" };
-                        receipts.0.lock().unwrap().push((format, id, at));
+                        receipts.0.lock().unwrap().push(Receipt { format, id, at });
                     }
                     if is_set {
                         actix_web::HttpResponse::Accepted().finish()
@@ -459,10 +469,10 @@ async fn one_run(
     let delays_of = |format: Option<&str>| -> Vec<f64> {
         let mut delays: Vec<f64> = received
             .iter()
-            .filter(|(f, _, _)| format.is_none_or(|format| *f == format))
-            .filter_map(|(_, id, at)| {
-                sent.get(id)
-                    .map(|t| at.duration_since(*t).as_secs_f64() * 1000.0)
+            .filter(|r| format.is_none_or(|format| r.format == format))
+            .filter_map(|r| {
+                sent.get(&r.id)
+                    .map(|t| r.at.duration_since(*t).as_secs_f64() * 1000.0)
             })
             .collect();
         delays.sort_by(f64::total_cmp);
@@ -474,7 +484,7 @@ async fn one_run(
         let p99 = |format| percentile(&delays_of(Some(format)), 0.99);
         (p99("webhook"), p99("set"))
     });
-    let last = received.iter().map(|(_, _, at)| *at).max();
+    let last = received.iter().map(|r| r.at).max();
     let events_per_s = last.map_or(0.0, |last| {
         received.len() as f64 / last.duration_since(started).as_secs_f64()
     });
