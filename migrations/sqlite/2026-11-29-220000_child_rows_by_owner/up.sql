@@ -6,7 +6,8 @@
 -- org (67 ms of CPU at 20,000 users, benches/neighbour.rs). An index on (owner, org_id) matches
 -- both equalities and is chosen; it serves the foreign keys' cascades too, so it replaces the
 -- owner-only index. A group's members had only the primary key (group_id, member_id) beside
--- (org_id, member_id): the same choice, the same fix.
+-- (org_id, member_id): the same choice, the same fix. PostgreSQL plans by statistics and keeps
+-- its indexes (docs/performance.md, "Noisy neighbours").
 DROP INDEX user_emails_user;
 CREATE INDEX user_emails_user ON user_emails (user_id, org_id);
 DROP INDEX user_phone_numbers_user;
