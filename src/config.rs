@@ -265,6 +265,13 @@ pub struct ConnectorSettings {
     #[arg(long, env = "ROSTER_RATE_LIMIT_BURST", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..), global = true)]
     pub rate_limit_burst: u32,
 
+    /// A SCIM request counts one more against its organization's rate limit for every this much
+    /// time its work occupied the database, the SQLite writer or the compute pool (so costly
+    /// requests, such as a large `/Bulk`, a search no index serves or a password hash, pay for
+    /// what they take). 0: every request counts one.
+    #[arg(long, env = "ROSTER_RATE_LIMIT_WORK", default_value = "5ms", value_parser = humantime::parse_duration, global = true)]
+    pub rate_limit_work: Duration,
+
     /// How often a node reads the organizations' own rate limits, so that one set on another
     /// node holds here within this time.
     #[arg(long, env = "ROSTER_RATE_LIMIT_REFRESH", default_value = "10s", value_parser = humantime::parse_duration, global = true)]
@@ -301,6 +308,7 @@ impl Default for ConnectorSettings {
             token_last_used_flush: Duration::from_secs(30),
             rate_limit_per_second: 100,
             rate_limit_burst: 200,
+            rate_limit_work: Duration::from_millis(5),
             rate_limit_refresh: Duration::from_secs(10),
             request_log: true,
             request_log_retention: Duration::from_secs(30 * 24 * 3600),

@@ -5,8 +5,9 @@
 //! together (actix polls a handler's arguments at once), so a body extractor would start reading
 //! and parsing a body while `Authenticated` is still waiting for the database. Here the
 //! organization is taken from the verified bearer token alone (its signature and time window,
-//! remembered per token by the verifier: no database trip), then the request waits for a share
-//! of its organization's in-flight allowance ([`Limits::org_requests`]); only once admitted is it
+//! remembered per token by the verifier: no database trip); the request is refused (429) if its
+//! organization is over its rate limit ([`super::rate_limit`]), else it waits for a share of its
+//! organization's in-flight allowance ([`Limits::org_requests`]); only once admitted is it
 //! handed to its handler, which reads the body, authorizes against the database and does the
 //! work. A request that is not admitted within [`Limits::wait`] is answered 503 with
 //! `Retry-After` and a SCIM error body, its body never read.
@@ -23,7 +24,9 @@
 //!
 //! Admitted requests run as their organization's ([`crate::provisioning::fairness::serve_for`]), so
 //! the shared queues behind them (the SQLite writer, the compute pool) serve organizations in
-//! turns.
+//! turns, and the time their work holds the database, the writer and the compute pool is
+//! charged to the organization's rate limit once it has all ended (docs/limits.md, "Rate
+//! limits").
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,8 +39,8 @@ use actix_web::middleware::Next;
 use actix_web::{HttpRequest, web};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::AppState;
 use super::extract::bearer_token;
+use super::{AppState, rate_limit};
 use crate::auth::Principal;
 use crate::clock;
 use crate::ids::OrgId;
@@ -152,9 +155,10 @@ fn organization(req: &HttpRequest) -> Option<OrgId> {
     Some(Principal::from_claims(claims).ok()?.org)
 }
 
-/// The middleware (`actix_web::middleware::from_fn`): admits each request within its
-/// organization's allowance before its handler runs, and runs the handler as that
-/// organization's.
+/// The middleware (`actix_web::middleware::from_fn`): refuses a request over its organization's
+/// rate limit, admits the others within their organization's allowance before their handler
+/// runs, runs the handler as that organization's and charges the organization's rate limit for
+/// the handler's work.
 pub async fn admit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -164,10 +168,28 @@ pub async fn admit(
     let (Some(admission), Some(org)) = (admission, org) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
+    // The organization's rate limit, where the scope has one.
+    let limits = req
+        .app_data::<web::Data<AppState>>()
+        .filter(|_| rate_limit::applies(req.request()))
+        .cloned();
+    // Over its rate limit, refused before anything else: no allowance taken, no body read.
+    if let Some(state) = &limits
+        && let Err(refused) = rate_limit::check(state, &org)
+    {
+        return Ok(req.error_response(refused));
+    }
+    // The request's work is charged to the same limit once it has all ended.
+    let charged = org.clone();
+    let charge = move |work| {
+        if let Some(state) = limits {
+            state.connectors.charge(&charged, work);
+        }
+    };
     let weight = admission.weight(req.headers());
     match admission.enter(org.as_str(), weight).await {
         Ok(ticket) => {
-            let response = fairness::serve_for(&org, next.call(req)).await;
+            let response = fairness::serve_for(&org, charge, next.call(req)).await;
             // Held until the handler has answered, even when it failed.
             drop(ticket);
             Ok(response?.map_into_boxed_body())

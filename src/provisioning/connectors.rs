@@ -13,6 +13,7 @@ use super::retention;
 use crate::auth::{Principal, Signer};
 use crate::clock;
 use crate::config::ConnectorSettings;
+use crate::ids::OrgId;
 use crate::scim::ScimError;
 use crate::store::Store;
 
@@ -46,10 +47,10 @@ impl Connectors {
             signer: signer.map(Arc::new),
             rotation_overlap: settings.token_rotation_overlap,
             last_used: Arc::default(),
-            rate_limits: Arc::new(RateLimits::new(Limit::new(
-                settings.rate_limit_per_second,
-                settings.rate_limit_burst,
-            ))),
+            rate_limits: Arc::new(RateLimits::new(
+                Limit::new(settings.rate_limit_per_second, settings.rate_limit_burst),
+                settings.rate_limit_work,
+            )),
             request_log,
         };
         let background = Background {
@@ -62,9 +63,15 @@ impl Connectors {
         (connectors, background)
     }
 
-    /// Takes a request of `principal`'s organization from its rate limit (429 beyond it).
-    pub fn admit(&self, principal: &Principal) -> Result<(), ScimError> {
-        self.rate_limits.check(&principal.org)
+    /// Takes a request of `org` from its rate limit (429 beyond it).
+    pub fn admit(&self, org: &OrgId) -> Result<(), ScimError> {
+        self.rate_limits.check(org)
+    }
+
+    /// Charges `org`'s rate limit for the work of a request it has been answered
+    /// ([`RateLimits::charge`]).
+    pub fn charge(&self, org: &OrgId, work: Duration) {
+        self.rate_limits.charge(org, work);
     }
 
     /// Notes that `principal`'s token was used now.

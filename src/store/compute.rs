@@ -64,10 +64,15 @@ impl Pool {
     {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let span = tracing::Span::current();
+        let meter = fair::meter();
         let job: Job = Box::new(move || {
             let _entered = span.enter();
+            let output = fair::timed(meter.as_deref(), f);
+            // Let go of the request's meter before it is answered, so that its work is all
+            // counted by then.
+            drop(meter);
             // The caller may have gone; the work is done either way.
-            let _ = reply.send(f());
+            let _ = reply.send(output);
         });
         match self.queue.try_send(fair::current(), job, self.capacity) {
             Ok(()) => {}
@@ -129,7 +134,7 @@ mod tests {
         // Another organization, with nothing queued, still gets its turn.
         let other = {
             let pool = pool.clone();
-            tokio::spawn(async move { fair::serve_for("other", pool.run(|| 4)).await })
+            tokio::spawn(async move { fair::serve_for("other", |_| {}, pool.run(|| 4)).await })
         };
         tokio::task::yield_now().await;
         release.send(()).unwrap();

@@ -16,26 +16,111 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 tokio::task_local! {
-    /// The organization the running request is served for.
-    static ORG: Arc<str>;
+    /// The request being served: its organization, and what its work has cost so far.
+    static SERVING: Serving;
+}
+
+/// What [`serve_for`] puts in scope.
+#[derive(Debug, Clone)]
+struct Serving {
+    org: Arc<str>,
+    meter: Arc<Meter>,
 }
 
 /// The turn of work done for no organization (background workers, start-up).
 const NO_ORG: &str = "";
 
-/// Runs `work` (a request's handler) as work for `org`: the jobs it queues take `org`'s turns.
-pub async fn serve_for<F: Future>(org: &str, work: F) -> F::Output {
-    ORG.scope(Arc::from(org), work).await
+/// The time one request's work has occupied the server's shared resources: a pooled database
+/// connection (the statements of a read or a PostgreSQL write), the SQLite writer (a write's own
+/// statements, inside its batch) and the compute pool (a password hash). Waiting for any of them
+/// is not counted, only the work itself.
+///
+/// The work takes the meter along to the thread it runs on, and the meter is read when the last
+/// of them lets go of it: when the request has been answered and its work has all ended, even
+/// work that goes on after its client has gone. The HTTP layer charges it to the organization's
+/// rate limit then (docs/limits.md, "Rate limits").
+pub struct Meter {
+    nanos: AtomicU64,
+    /// Called with the time counted, once, when the meter is dropped.
+    done: Option<Done>,
+}
+
+type Done = Box<dyn FnOnce(Duration) + Send + Sync>;
+
+impl std::fmt::Debug for Meter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meter")
+            .field("spent", &self.spent())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Meter {
+    /// Adds `spent` to the request's cost.
+    pub fn add(&self, spent: Duration) {
+        let nanos = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// The time counted so far.
+    pub fn spent(&self) -> Duration {
+        Duration::from_nanos(self.nanos.load(Ordering::Relaxed))
+    }
+}
+
+impl Drop for Meter {
+    fn drop(&mut self) {
+        if let Some(done) = self.done.take() {
+            done(self.spent());
+        }
+    }
+}
+
+/// Runs `work` (a request's handler) as work for `org`: the jobs it queues take `org`'s turns,
+/// and the time they take is counted ([`Meter`]) and handed to `done` once all of it has ended.
+pub async fn serve_for<F: Future>(
+    org: &str,
+    done: impl FnOnce(Duration) + Send + Sync + 'static,
+    work: F,
+) -> F::Output {
+    let serving = Serving {
+        org: Arc::from(org),
+        meter: Arc::new(Meter {
+            nanos: AtomicU64::new(0),
+            done: Some(Box::new(done)),
+        }),
+    };
+    SERVING.scope(serving, work).await
 }
 
 /// The organization the current request is served for; the shared turn of background work
 /// outside one.
 pub fn current() -> Arc<str> {
-    ORG.try_with(Arc::clone)
+    SERVING
+        .try_with(|serving| Arc::clone(&serving.org))
         .unwrap_or_else(|_| Arc::from(NO_ORG))
+}
+
+/// The current request's meter, to be taken along to the thread that does its work; `None`
+/// outside a request.
+pub fn meter() -> Option<Arc<Meter>> {
+    SERVING.try_with(|serving| Arc::clone(&serving.meter)).ok()
+}
+
+/// Runs `work`, counting its time on `meter` when there is one.
+pub fn timed<T>(meter: Option<&Meter>, work: impl FnOnce() -> T) -> T {
+    let Some(meter) = meter else {
+        return work();
+    };
+    let started = Instant::now();
+    let output = work();
+    meter.add(started.elapsed());
+    output
 }
 
 /// Jobs queued per organization, handed out round-robin across organizations.
@@ -302,7 +387,35 @@ mod tests {
     #[tokio::test]
     async fn jobs_take_the_turn_of_the_request_they_serve() {
         assert_eq!(&*current(), NO_ORG);
-        let seen = serve_for("acme", async { current() }).await;
+        let seen = serve_for("acme", |_| {}, async { current() }).await;
         assert_eq!(&*seen, "acme");
+    }
+
+    #[tokio::test]
+    async fn a_request_is_charged_the_time_its_work_took_once_all_of_it_has_ended() {
+        assert!(meter().is_none());
+        assert_eq!(timed(meter().as_deref(), || 5), 5);
+        let (charged, charge) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let left = serve_for("acme", move |spent| charged.send(spent).unwrap(), async {
+            let meter = meter().expect("in a request");
+            // Waiting is not work.
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            // Work on another thread counts through the meter taken along, even when it
+            // outlives the request (a client that went away).
+            std::thread::spawn(move || {
+                released.recv().unwrap();
+                timed(Some(&meter), || {
+                    std::thread::sleep(Duration::from_millis(20))
+                });
+            })
+        })
+        .await;
+        assert!(charge.try_recv().is_err(), "charged before its work ended");
+        release.send(()).unwrap();
+        left.join().unwrap();
+        let spent = charge.recv().unwrap();
+        assert!(spent >= Duration::from_millis(20), "{spent:?}");
+        assert!(spent < Duration::from_millis(45), "{spent:?}");
     }
 }

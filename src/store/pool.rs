@@ -14,8 +14,8 @@ use super::connection::*;
 use super::error::*;
 use super::tx::*;
 use super::{
-    Backend, DbConnection, PG_MIGRATIONS, SQLITE_MIGRATIONS, compute, sqlite_file, sqlite_path,
-    writer,
+    Backend, DbConnection, PG_MIGRATIONS, SQLITE_MIGRATIONS, compute, fair, sqlite_file,
+    sqlite_path, writer,
 };
 use crate::ids::OrgId;
 use crate::scim::schema::OrgSchemas;
@@ -361,11 +361,12 @@ impl Store {
         let outbox = Arc::clone(&self.outbox);
         let (reply, answer) = tokio::sync::oneshot::channel::<Result<T, E>>();
         let span = tracing::Span::current();
+        let meter = fair::meter();
         let job: writer::Job = Box::new(move |conn: Option<&mut DbConnection>| {
             let result = conn.map(|conn| {
                 let _entered = span.enter();
                 super::events::take_queued();
-                f(conn)
+                fair::timed(meter.as_deref(), || f(conn))
             });
             let queued = super::events::take_queued();
             writer::Outcome {
@@ -418,7 +419,7 @@ impl Store {
         if self.backend == Backend::Sqlite
             && let Some(mut conn) = self.pool.try_get()
         {
-            return read_tx(&mut conn, f);
+            return fair::timed(fair::meter().as_deref(), || read_tx(&mut conn, f));
         }
         self.run(f).await
     }
@@ -565,11 +566,12 @@ impl Store {
         };
         let pool = self.pool.clone();
         let span = tracing::Span::current();
+        let meter = fair::meter();
         let work = move || {
             let _slot = slot;
             let _entered = span.enter();
             let mut conn = pool.get().map_err(StoreError::from)?;
-            f(&mut conn)
+            fair::timed(meter.as_deref(), || f(&mut conn))
         };
         let task = match (priority, &*BACKGROUND) {
             (Priority::Background, Some(background)) => background.spawn_blocking(work),

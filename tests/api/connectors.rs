@@ -344,3 +344,76 @@ both_backends! {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     }
 }
+
+/// An organization's rate limit charges a request for its work, not only for itself: here one
+/// more request for every nanosecond of database time (`ROSTER_RATE_LIMIT_WORK`), and no
+/// default limit, so that only the organization given one is limited.
+mod a_costly_request_pays_for_its_work_and_only_its_organization_waits {
+    use super::*;
+
+    fn costly(settings: &mut Settings) {
+        settings.connectors.rate_limit_per_second = 0;
+        settings.connectors.rate_limit_work = Duration::from_nanos(1);
+    }
+
+    async fn run(app: TestApp) {
+        app.create_org("quiet");
+        let admin_token = app.mint(Role::Admin, "default", None);
+        let quiet = app.mint(Role::Provisioner, "quiet", None);
+        let response = admin(
+            &app,
+            &admin_token,
+            Method::PUT,
+            "/rate-limit",
+            Some(json!({"perSecond": 1, "burst": 5})),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+
+        // The bucket holds five requests: the first is admitted.
+        assert_eq!(
+            scim_status(&app, &app.address, &app.token).await,
+            StatusCode::OK
+        );
+        // Its token check and listing took far more than 60 ns of database time, which is 60
+        // requests' worth at one a second: the organization owes the most it can
+        // (rate_limits::MAX_DEBT, 60 s beyond an empty bucket), so the next request is
+        // refused for about a minute, where counting requests alone would have let four more in.
+        let refused = app
+            .client
+            .get(format!("{}/scim/v2/Users?count=1", app.address))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry_after: u64 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (55..=61).contains(&retry_after),
+            "Retry-After {retry_after}"
+        );
+        assert_scim_error(refused, 429, None).await;
+
+        // Another organization pays nothing for it.
+        for _ in 0..3 {
+            assert_eq!(
+                scim_status(&app, &app.address, &quiet).await,
+                StatusCode::OK
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        run(TestApp::spawn_with(Backend::Sqlite, costly).await).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        run(TestApp::spawn_with(Backend::Postgres, costly).await).await
+    }
+}
