@@ -456,27 +456,6 @@ async fn purge_after_retention_postgres() {
     .await;
 }
 
-/// An admin API request as the admin of `org`; the status and the JSON body.
-async fn admin_of(
-    app: &TestApp,
-    org: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = app
-        .client
-        .request(method, format!("{}/admin/v1{path}", app.address))
-        .bearer_auth(app.mint(Role::Admin, org, None));
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 /// Creates a user in `org` over SCIM and deletes it; returns its id.
 async fn deleted_user_of(app: &TestApp, org: &str, user_name: &str) -> String {
     let token = app.mint(Role::Provisioner, org, None);
