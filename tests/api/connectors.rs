@@ -49,6 +49,29 @@ async fn scim_status(app: &TestApp, node: &str, token: &str) -> StatusCode {
         .status()
 }
 
+/// Gives the `default` org its own rate limit through the admin API, beside an org `quiet` that
+/// has none of its own: the `default` admin's token, a provisioner token of `quiet`, and the
+/// answer to the `PUT` (200).
+async fn limited_beside_a_quiet_org(
+    app: &TestApp,
+    per_second: u32,
+    burst: u32,
+) -> (String, String, Response) {
+    app.create_org("quiet");
+    let admin_token = app.mint(Role::Admin, "default", None);
+    let quiet = app.mint(Role::Provisioner, "quiet", None);
+    let response = admin(
+        app,
+        &admin_token,
+        Method::PUT,
+        "/rate-limit",
+        Some(json!({"perSecond": per_second, "burst": burst})),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    (admin_token, quiet, response)
+}
+
 async fn mint(app: &TestApp, admin_token: &str, name: &str) -> (String, String) {
     let response = admin(
         app,
@@ -220,18 +243,7 @@ both_backends! {
     }
 
     async fn a_burst_beyond_the_limit_gets_429_while_another_org_is_served(app) {
-        app.create_org("quiet");
-        let admin_token = app.mint(Role::Admin, "default", None);
-        let quiet = app.mint(Role::Provisioner, "quiet", None);
-        let response = admin(
-            &app,
-            &admin_token,
-            Method::PUT,
-            "/rate-limit",
-            Some(json!({"perSecond": 1, "burst": 3})),
-        )
-        .await;
-        assert_eq!(response.status(), StatusCode::OK);
+        let (admin_token, quiet, response) = limited_beside_a_quiet_org(&app, 1, 3).await;
         let limit: Value = response.json().await.unwrap();
         assert_eq!(limit, json!({"perSecond": 1, "burst": 3, "source": "org",
             "updatedAt": limit["updatedAt"], "updatedBy": limit["updatedBy"]}));
@@ -357,18 +369,7 @@ mod a_costly_request_pays_for_its_work_and_only_its_organization_waits {
     }
 
     async fn run(app: TestApp) {
-        app.create_org("quiet");
-        let admin_token = app.mint(Role::Admin, "default", None);
-        let quiet = app.mint(Role::Provisioner, "quiet", None);
-        let response = admin(
-            &app,
-            &admin_token,
-            Method::PUT,
-            "/rate-limit",
-            Some(json!({"perSecond": 1, "burst": 5})),
-        )
-        .await;
-        assert_eq!(response.status(), StatusCode::OK);
+        let (_, quiet, _) = limited_beside_a_quiet_org(&app, 1, 5).await;
 
         // The bucket holds five requests: the first is admitted.
         assert_eq!(
