@@ -21,13 +21,17 @@ use crate::store::Store;
 mod names;
 pub use names::{
     BUILD_INFO, DELIVERY_ATTEMPTS, DELIVERY_BACKLOG, HTTP_DURATION, HTTP_REQUESTS,
-    LIFECYCLE_CHANGES, POOL_CONNECTIONS, POOL_MAX, SUBSCRIPTIONS_DISABLED, WRITE_BATCH_SIZE,
-    WRITE_WAIT, WRITES_IN_FLIGHT,
+    LIFECYCLE_CHANGES, POOL_CONNECTIONS, POOL_MAX, REQUEST_WORK, SUBSCRIPTIONS_DISABLED,
+    WRITE_BATCH_SIZE, WRITE_WAIT, WRITES_IN_FLIGHT,
 };
 
 /// Latency buckets, in seconds: 1 ms to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// Work buckets, in seconds: 100 µs to 10 s (5 ms is `ROSTER_RATE_LIMIT_WORK`'s default).
+const WORK_BUCKETS: &[f64] = &[
+    0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0,
 ];
 /// Batch size buckets, up to the writer's largest batch.
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0];
@@ -45,6 +49,7 @@ pub fn handle() -> anyhow::Result<PrometheusHandle> {
     let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full(HTTP_DURATION.to_owned()), LATENCY_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(WRITE_WAIT.to_owned()), LATENCY_BUCKETS)?
+        .set_buckets_for_metric(Matcher::Full(REQUEST_WORK.to_owned()), WORK_BUCKETS)?
         .set_buckets_for_metric(Matcher::Full(WRITE_BATCH_SIZE.to_owned()), BATCH_BUCKETS)?
         .build_recorder();
     let handle = recorder.handle();
@@ -80,6 +85,11 @@ fn describe() {
         HTTP_DURATION,
         Unit::Seconds,
         "Time to answer an HTTP request (to the response head), by method, route template and status"
+    );
+    describe_histogram!(
+        REQUEST_WORK,
+        Unit::Seconds,
+        "Time a SCIM request's work held a database connection, the SQLite writer or the compute pool (what the rate limit charges)"
     );
     describe_counter!(
         LIFECYCLE_CHANGES,

@@ -7,6 +7,9 @@
 pub const HTTP_REQUESTS: &str = "roster_http_requests_total";
 /// Time from a request's routing to its response head, by `method`, `route`, `status`.
 pub const HTTP_DURATION: &str = "roster_http_request_duration_seconds";
+/// Time a SCIM request's work held a database connection, the SQLite writer or the compute
+/// pool: what its organization's rate limit charges it for.
+pub const REQUEST_WORK: &str = "roster_request_work_seconds";
 /// Audited changes written, by `action` (`user.create`, `user.deactivate`, …) and `channel`
 /// (`scim`, `admin`, `cli`).
 pub const LIFECYCLE_CHANGES: &str = "roster_lifecycle_changes_total";

@@ -68,9 +68,10 @@ impl Connectors {
         self.rate_limits.check(org)
     }
 
-    /// Charges `org`'s rate limit for the work of a request it has been answered
-    /// ([`RateLimits::charge`]).
+    /// Charges `org`'s rate limit for the work of a request once it has all ended
+    /// ([`RateLimits::charge`]), and counts it in `roster_request_work_seconds`.
     pub fn charge(&self, org: &OrgId, work: Duration) {
+        metrics::histogram!(crate::monitoring::REQUEST_WORK).record(work.as_secs_f64());
         self.rate_limits.charge(org, work);
     }
 

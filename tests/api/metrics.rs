@@ -131,6 +131,9 @@ both_backends! {
         assert!(value(&after, requests, &not_found) >= value(&before, requests, &not_found) + 1.0);
         let latency = "roster_http_request_duration_seconds";
         assert!(observations(&after, latency, CREATED) >= observations(&before, latency, CREATED) + 3.0);
+        // Every SCIM request's work, as its rate limit is charged.
+        let work = "roster_request_work_seconds";
+        assert!(observations(&after, work, &[]) >= observations(&before, work, &[]) + 4.0);
         // Route templates, never ids.
         assert!(!after.contains(&missing.to_string()));
 
