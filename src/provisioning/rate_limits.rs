@@ -134,18 +134,17 @@ impl State {
     /// limit changed; `None` when the organization has no limit.
     fn bucket(&mut self, org: &OrgId, default: Option<Limit>, now: Instant) -> Option<&mut Bucket> {
         let limit = self.overrides.get(org.as_str()).copied().or(default)?;
-        let bucket = self
-            .buckets
-            .entry(org.as_str().to_owned())
-            .or_insert(Bucket {
-                limit,
-                full_at: now,
-            });
+        let fresh = Bucket {
+            limit,
+            full_at: now,
+        };
+        // The org's name is copied only the first time: this runs on every request.
+        if !self.buckets.contains_key(org.as_str()) {
+            self.buckets.insert(org.as_str().to_owned(), fresh);
+        }
+        let bucket = self.buckets.get_mut(org.as_str())?;
         if bucket.limit != limit {
-            *bucket = Bucket {
-                limit,
-                full_at: now,
-            };
+            *bucket = fresh;
         }
         Some(bucket)
     }
